@@ -1,0 +1,1 @@
+"""analytics: the domain code, store adapters and operators behind the DAGs in ``dags/``."""

@@ -1,0 +1,1 @@
+"""edX data: research-data-package grammar and readers, course structure, tracking lines."""

@@ -1,0 +1,1 @@
+"""Engagement ELT: calendar logic for the daily load and the weekly views."""

@@ -1,0 +1,31 @@
+"""Records of input that could not be loaded, so every line or row is accounted for."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """One input line, row or file that was not loaded, and why.
+
+    ``reason`` is a short, stable name used as a counter key in summaries
+    (for example ``"wrong field count"``); ``detail`` says what exactly was wrong.
+    """
+
+    file: str
+    line: int | None
+    reason: str
+    field: str | None = None
+    detail: str = ""
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        what = self.reason if self.field is None else f"field '{self.field}': {self.reason}"
+        return f"{where}: {what}" + (f" ({self.detail})" if self.detail else "")
+
+
+def count_by_reason(rejections: list[Rejection]) -> dict[str, int]:
+    """Number of rejections under each reason, most frequent first."""
+    return dict(Counter(rejection.reason for rejection in rejections).most_common())
