@@ -1,0 +1,75 @@
+# analytics-dags: two commands on a fresh machine, `make run` and `make test`.
+# Everything else here is a step they call, or a convenience for developers.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON     ?= python3
+VENV       := .venv
+BIN        := $(VENV)/bin
+UV         := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+STACK      := $(BIN)/python scripts/stack.py
+DEMO_DIR   := .local/demo-data
+DEMO_ARGS  := --seed 42 --courses 3 --days 5 --events-per-day 400
+
+.PHONY: help setup stack stack-test down demo-data run ui test lint format bench lock clean
+
+help:  ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
+
+setup: $(VENV)/.installed postgres-binaries  ## install uv, the virtualenv (from the lock) and PostgreSQL
+
+$(VENV)/.installed: requirements.lock
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	@[ -x $(BIN)/python ] || $(UV) venv --quiet --python 3.11 $(VENV)
+	$(UV) pip sync --quiet --python $(BIN)/python requirements.lock
+	@touch $@
+
+.PHONY: postgres-binaries
+postgres-binaries:
+	@if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then \
+	  echo "installing Debian's postgresql (server binaries for the local stack)"; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; \
+	fi
+
+stack: setup  ## start the demo stack (PostgreSQL, MongoDB wire server, moto S3) under .local/
+	@$(STACK) up
+
+stack-test: setup
+	@$(STACK) --profile test up
+
+down:  ## stop both stacks (only the processes they started)
+	@$(STACK) down; $(STACK) --profile test down
+
+$(DEMO_DIR)/manifest.json: scripts/generate_demo_data.py | setup
+	$(BIN)/python scripts/generate_demo_data.py $(DEMO_ARGS) --out $(DEMO_DIR)
+
+demo-data: $(DEMO_DIR)/manifest.json  ## generate the demo data set (deterministic)
+
+run: stack demo-data  ## run every DAG on the demo stack and print a summary
+	@set -a; source .local/env; set +a; $(BIN)/python scripts/run_demo.py
+
+ui: stack demo-data  ## start `airflow standalone` against the demo stack
+	@set -a; source .local/env; set +a; \
+	  echo "Airflow UI: http://localhost:8080  (login: admin, password printed below and in $$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated)"; \
+	  SIMPLE_AUTH_MANAGER_USERS=admin:admin $(BIN)/airflow standalone
+
+lint: setup  ## ruff, including the Airflow (AIR) rules
+	$(BIN)/ruff check .
+
+format: setup
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+test: stack-test lint  ## lint, then unit, integration and DAG tests against the test stack
+	@set -a; source .local/test/env; set +a; $(BIN)/pytest tests/unit tests/integration tests/dags
+
+bench: stack-test  ## benchmarks (figures go in the README)
+	@set -a; source .local/test/env; set +a; $(BIN)/python scripts/bench.py
+
+lock:  ## re-pin requirements.lock from requirements.txt
+	$(UV) pip compile --quiet --python-version 3.11 requirements.txt -o requirements.lock
+
+clean: down  ## remove the local stack's data and the virtualenv
+	rm -rf .local $(VENV)

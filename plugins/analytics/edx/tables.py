@@ -1,0 +1,257 @@
+"""The data-package tables we ingest, their column types, and how their TSV rows become typed documents.
+
+Each ``.sql`` file of a data package is a MySQL batch export: a header line of column names, then
+one tab-separated row per line, ``NULL`` for SQL NULL and backslash escapes (``\\\\``, ``\\t``,
+``\\n``, ``\\r``, ``\\0``) inside values. ``iter_table_documents`` streams such a file and yields
+one document per row, typed by the table's declared schema (a column not declared stays a
+string), or a ``Rejection`` naming the line, and the field when one value does not fit its type.
+Tables not listed in ``TABLE_COLLECTIONS`` are skipped by design, not rejected.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from analytics.rejections import Rejection
+
+TABLE_COLLECTIONS = {
+    "auth_user": "user",
+    "auth_userprofile": "userprofile",
+    "certificates_generatedcertificate": "certificates",
+    "courseware_studentmodule": "courseware_studentmodule",
+    "student_courseenrollment": "enrollment",
+    "user_id_map": "user_id_map",
+}
+FORUM_COLLECTION = "forum"
+COURSE_STRUCTURE_COLLECTION = "course_structure"
+
+INT, FLOAT, BOOL, DATETIME, JSON = "int", "float", "bool", "datetime", "json"
+
+# Column -> declared type, per ingested table; columns not listed are kept as strings.
+TABLE_SCHEMAS: dict[str, dict[str, str]] = {
+    "auth_user": {
+        "id": INT,
+        "is_staff": BOOL,
+        "is_active": BOOL,
+        "is_superuser": BOOL,
+        "last_login": DATETIME,
+        "date_joined": DATETIME,
+    },
+    "auth_userprofile": {
+        "id": INT,
+        "user_id": INT,
+        "meta": JSON,
+        "year_of_birth": INT,
+        "profile_image_uploaded_at": DATETIME,
+    },
+    "certificates_generatedcertificate": {
+        "id": INT,
+        "user_id": INT,
+        "grade": FLOAT,
+        "distinction": BOOL,
+        "created_date": DATETIME,
+        "modified_date": DATETIME,
+    },
+    "courseware_studentmodule": {
+        "id": INT,
+        "student_id": INT,
+        "state": JSON,
+        "grade": FLOAT,
+        "max_grade": FLOAT,
+        "created": DATETIME,
+        "modified": DATETIME,
+    },
+    "student_courseenrollment": {
+        "id": INT,
+        "user_id": INT,
+        "created": DATETIME,
+        "is_active": BOOL,
+    },
+    "user_id_map": {"hash_id": INT, "id": INT},
+}
+
+_NULL_MARKERS = ("NULL", "\\N")  # batch-mode NULL, and SELECT ... INTO OUTFILE's NULL
+_MYSQL_ESCAPES = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r", "0": "\x00"}
+_MYSQL_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+_INTEGER = re.compile(r"[+-]?\d+")
+_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+_BOOLEANS = {"1": True, "0": False, "true": True, "false": False}
+_MYSQL_ZERO_DATETIME = re.compile(r"0000-00-00( 00:00:00(\.0+)?)?")
+
+
+class ValueTypeError(ValueError):
+    """A value that does not fit its column's declared type; ``reason`` is the rejection reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def collection_for_table(table: str) -> str | None:
+    """The MongoDB collection a table is loaded into, or None when the table is skipped."""
+    return TABLE_COLLECTIONS.get(table)
+
+
+def unescape_mysql(text: str) -> str:
+    """A MySQL batch-export field with its backslash escapes resolved; unknown escapes are kept as is."""
+    if "\\" not in text:
+        return text
+    return _MYSQL_ESCAPE.sub(lambda match: _MYSQL_ESCAPES.get(match[1], match[0]), text)
+
+
+def sanitize_keys(obj: Any) -> Any:
+    """A copy of a JSON value whose object keys are valid MongoDB field names, at every depth.
+
+    ``.`` and NUL become ``_``, and a leading ``$`` becomes ``_``.
+    """
+    if isinstance(obj, dict):
+        return {_sanitize_key(str(key)): sanitize_keys(value) for key, value in obj.items()}
+    if isinstance(obj, list):
+        return [sanitize_keys(item) for item in obj]
+    return obj
+
+
+def _sanitize_key(key: str) -> str:
+    key = key.replace(".", "_").replace("\x00", "_")
+    return "_" + key[1:] if key.startswith("$") else key
+
+
+def parse_int(text: str) -> int:
+    if not _INTEGER.fullmatch(text):
+        raise ValueTypeError("bad int")
+    return int(text)
+
+
+def parse_float(text: str) -> float:
+    if not _DECIMAL.fullmatch(text):
+        raise ValueTypeError("bad float")
+    return float(text)
+
+
+def parse_bool(text: str) -> bool:
+    try:
+        return _BOOLEANS[text.lower()]
+    except KeyError:
+        raise ValueTypeError("bad bool") from None
+
+
+def parse_datetime(text: str) -> datetime | None:
+    """A timezone-aware UTC datetime from ``YYYY-MM-DD HH:MM:SS[.ffffff]`` or ISO 8601.
+
+    A value without offset is taken as UTC (edX stores UTC). MySQL's zero date
+    ``0000-00-00 00:00:00`` means "no date" and becomes None.
+    """
+    if _MYSQL_ZERO_DATETIME.fullmatch(text):
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueTypeError("bad datetime") from None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def parse_json(text: str) -> Any:
+    """A sanitized sub-document or list when the text is a JSON object or array, else the text itself."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return sanitize_keys(value) if isinstance(value, dict | list) else text
+
+
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    INT: parse_int,
+    FLOAT: parse_float,
+    BOOL: parse_bool,
+    DATETIME: parse_datetime,
+    JSON: parse_json,
+}
+
+
+def typed_value(raw: str, column_type: str | None) -> Any:
+    """One field as stored: None for NULL, else unescaped and converted to its declared type.
+
+    Raises ValueTypeError when the value does not fit the type.
+    """
+    if raw in _NULL_MARKERS:
+        return None
+    text = unescape_mysql(raw)
+    parser = _PARSERS.get(column_type or "")
+    return text if parser is None else parser(text)
+
+
+def iter_table_documents(path: Path, table: str) -> Iterator[dict[str, Any] | Rejection]:
+    """Stream a table export: one typed document per row, or a Rejection per row that cannot load.
+
+    The file is read line by line in binary and never held whole. Line numbers are 1-based file
+    lines (the header is line 1). A 0-byte file yields one ``"empty file"`` rejection; a header
+    that is not UTF-8 or is blank yields one rejection for line 1 and nothing else, since no row
+    can be read without it. Blank lines at the end of the file are ignored.
+    """
+    schema = TABLE_SCHEMAS.get(table, {})
+    file_name = path.name
+    with path.open("rb") as lines:
+        header_line = lines.readline()
+        if not header_line:
+            yield Rejection(file_name, None, "empty file", detail="no header line")
+            return
+        header = _decode_header(file_name, header_line)
+        if isinstance(header, Rejection):
+            yield header
+            return
+        columns = [_sanitize_key(column) for column in header]
+        blank_line_numbers: list[int] = []
+        for line_number, raw_line in enumerate(lines, start=2):
+            text = _strip_line_end(raw_line)
+            if text == b"":
+                blank_line_numbers.append(line_number)  # ignored if only blank lines follow
+                continue
+            for blank_line_number in blank_line_numbers:
+                yield _row_to_document(file_name, blank_line_number, b"", columns, schema)
+            blank_line_numbers.clear()
+            yield _row_to_document(file_name, line_number, text, columns, schema)
+
+
+def _decode_header(file_name: str, header_line: bytes) -> list[str] | Rejection:
+    try:
+        header_text = _strip_line_end(header_line).decode("utf-8-sig")  # tolerate a byte-order mark
+    except UnicodeDecodeError:
+        return Rejection(file_name, 1, "not UTF-8", detail="header line; no row can be read")
+    if not header_text.strip():
+        return Rejection(file_name, 1, "blank header", detail="header line is blank; no row can be read")
+    return header_text.split("\t")
+
+
+def _row_to_document(
+    file_name: str, line_number: int, raw_line: bytes, columns: list[str], schema: dict[str, str]
+) -> dict[str, Any] | Rejection:
+    try:
+        fields = raw_line.decode("utf-8").split("\t")
+    except UnicodeDecodeError as error:
+        return Rejection(file_name, line_number, "not UTF-8", detail=str(error))
+    if len(fields) != len(columns):
+        detail = f"expected {len(columns)} fields, got {len(fields)}"
+        return Rejection(file_name, line_number, "wrong field count", detail=detail)
+    document: dict[str, Any] = {}
+    for column, raw in zip(columns, fields, strict=True):
+        try:
+            document[column] = typed_value(raw, schema.get(column))
+        except ValueTypeError as error:
+            return Rejection(file_name, line_number, error.reason, field=column, detail=raw)
+    return document
+
+
+def _strip_line_end(raw_line: bytes) -> bytes:
+    """The line without its ``\\n`` or ``\\r\\n`` ending (raw tabs and carriage returns inside are kept)."""
+    if raw_line.endswith(b"\n"):
+        raw_line = raw_line[:-1]
+    if raw_line.endswith(b"\r"):
+        raw_line = raw_line[:-1]
+    return raw_line

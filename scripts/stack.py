@@ -1,0 +1,420 @@
+"""The local embedded stack: PostgreSQL, a MongoDB wire-protocol server and an S3 API server.
+
+``python scripts/stack.py [--profile demo|test] up|down|status|env`` manages, under ``.local/``
+(``.local/test/`` for the test profile, so tests never clobber the demo's data), a PostgreSQL
+cluster built from Debian's server binaries with the databases ``prod``, ``analytics`` and
+``app``; ``nx-27017`` (NeoSQLite's MongoDB wire-protocol server); and moto in server mode.
+``up`` is a no-op for services that already answer, waits until each one does, migrates the
+Airflow metadata database once, and writes ``env`` (shell ``export`` lines with
+``AIRFLOW_HOME``, the dags and plugins folders and an ``AIRFLOW_CONN_*`` per connection).
+``down`` stops only the processes this script started, found through their pid files.
+Ports are fixed per profile; ``ANALYTICS_PG_PORT``, ``ANALYTICS_MONGO_PORT`` and
+``ANALYTICS_S3_PORT`` override them. Everything here is for the local stack only: PostgreSQL
+trusts connections from 127.0.0.1 and the S3 keys are moto's dummies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+VENV_BIN = REPO / ".venv" / "bin"
+DATABASES = ("prod", "analytics", "app")
+DEFAULT_PORTS = {
+    "demo": {"pg": 54320, "mongo": 27017, "s3": 5000},
+    "test": {"pg": 54330, "mongo": 27027, "s3": 5010},
+}
+S3_BUCKETS = ("edx-tracking-logs", "analytics-exports")
+STARTUP_TIMEOUT_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Stack:
+    """Where one profile's services live and listen."""
+
+    profile: str
+    root: Path
+    pg_port: int
+    mongo_port: int
+    s3_port: int
+
+    @property
+    def pg_data(self) -> Path:
+        return self.root / "pg" / "data"
+
+    @property
+    def pg_socket_dir(self) -> Path:
+        return self.root / "pg" / "run"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.root / "airflow"
+
+    @property
+    def env_file(self) -> Path:
+        return self.root / "env"
+
+    def pid_file(self, service: str) -> Path:
+        return self.root / "run" / f"{service}.pid"
+
+    def log_file(self, service: str) -> Path:
+        return self.root / "logs" / f"{service}.log"
+
+
+def stack_for(profile: str) -> Stack:
+    ports = DEFAULT_PORTS[profile]
+    root = REPO / ".local" if profile == "demo" else REPO / ".local" / profile
+    return Stack(
+        profile=profile,
+        root=root,
+        pg_port=int(os.environ.get("ANALYTICS_PG_PORT", ports["pg"])),
+        mongo_port=int(os.environ.get("ANALYTICS_MONGO_PORT", ports["mongo"])),
+        s3_port=int(os.environ.get("ANALYTICS_S3_PORT", ports["s3"])),
+    )
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def log(message: str) -> None:
+    print(f"[stack] {message}", flush=True)
+
+
+def port_answers(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_until(check, what: str, log_path: Path | None = None) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.3)
+    tail = ""
+    if log_path and log_path.exists():
+        tail = "\n" + "\n".join(log_path.read_text(errors="replace").splitlines()[-20:])
+    raise SystemExit(f"[stack] {what} did not answer within {STARTUP_TIMEOUT_SECONDS}s{tail}")
+
+
+def read_pid(pid_file: Path) -> int | None:
+    try:
+        pid = int(pid_file.read_text().split()[0])
+    except (FileNotFoundError, ValueError, IndexError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid
+    return pid
+
+
+def start_background(stack: Stack, service: str, command: list[str]) -> None:
+    """Start a long-running process detached from this one and record its pid."""
+    stack.log_file(service).parent.mkdir(parents=True, exist_ok=True)
+    stack.pid_file(service).parent.mkdir(parents=True, exist_ok=True)
+    with open(stack.log_file(service), "ab") as log_handle:
+        process = subprocess.Popen(
+            command,
+            stdout=log_handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=REPO,
+        )
+    stack.pid_file(service).write_text(f"{process.pid}\n")
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+
+def postgres_bin_dir() -> Path:
+    override = os.environ.get("ANALYTICS_PG_BIN")
+    if override:
+        return Path(override)
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=lambda p: int(p.parent.parent.name))
+    if not candidates:
+        raise SystemExit("[stack] PostgreSQL server binaries not found: run `make setup` (it installs Debian's postgresql)")
+    return candidates[-1].parent
+
+
+def as_postgres_user(command: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: drop to the `postgres` system user when we are root."""
+    if os.geteuid() != 0:
+        return command
+    return ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--", *command]
+
+
+def chown_to_postgres(path: Path) -> None:
+    if os.geteuid() == 0:
+        shutil.chown(path, "postgres", "postgres")
+
+
+def postgres_answers(stack: Stack) -> bool:
+    result = subprocess.run(
+        [str(postgres_bin_dir() / "pg_isready"), "-h", "127.0.0.1", "-p", str(stack.pg_port), "-q"],
+        check=False,
+    )
+    return result.returncode == 0
+
+
+def postgres_up(stack: Stack) -> None:
+    bin_dir = postgres_bin_dir()
+    if postgres_answers(stack):
+        log(f"postgres already answers on 127.0.0.1:{stack.pg_port}")
+    else:
+        if not (stack.pg_data / "PG_VERSION").exists():
+            stack.pg_data.mkdir(parents=True, exist_ok=True)
+            chown_to_postgres(stack.pg_data)
+            log(f"initialising a PostgreSQL cluster in {stack.pg_data.relative_to(REPO)}")
+            subprocess.run(
+                as_postgres_user(
+                    [str(bin_dir / "initdb"), "-D", str(stack.pg_data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"]
+                ),
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+        stack.pg_socket_dir.mkdir(parents=True, exist_ok=True)
+        chown_to_postgres(stack.pg_socket_dir)
+        log_path = stack.log_file("postgres")
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path.touch()
+        chown_to_postgres(log_path)
+        options = f"-p {stack.pg_port} -k {stack.pg_socket_dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        subprocess.run(
+            as_postgres_user([str(bin_dir / "pg_ctl"), "-D", str(stack.pg_data), "-l", str(log_path), "-o", options, "-w", "-t", "60", "start"]),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        wait_until(lambda: postgres_answers(stack), "postgres", log_path)
+        log(f"postgres started on 127.0.0.1:{stack.pg_port}")
+    for database in DATABASES:
+        exists = subprocess.run(
+            [str(bin_dir / "psql"), "-h", "127.0.0.1", "-p", str(stack.pg_port), "-U", "postgres", "-d", "postgres", "-tAc",
+             f"SELECT 1 FROM pg_database WHERE datname = '{database}'"],
+            check=True, capture_output=True, text=True,
+        ).stdout.strip()
+        if not exists:
+            subprocess.run(
+                [str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(stack.pg_port), "-U", "postgres", database], check=True
+            )
+            log(f"created database {database}")
+
+
+def postgres_down(stack: Stack) -> None:
+    if not (stack.pg_data / "postmaster.pid").exists():
+        log("postgres is not running from this stack")
+        return
+    subprocess.run(
+        as_postgres_user([str(postgres_bin_dir() / "pg_ctl"), "-D", str(stack.pg_data), "-m", "fast", "-w", "stop"]),
+        check=False,
+        stdout=subprocess.DEVNULL,
+    )
+    log("postgres stopped")
+
+
+# ---------------------------------------------------------------- MongoDB (nx-27017)
+
+
+def mongo_answers(stack: Stack) -> bool:
+    if not port_answers(stack.mongo_port):
+        return False
+    from pymongo import MongoClient
+
+    try:
+        with MongoClient(f"mongodb://127.0.0.1:{stack.mongo_port}/", serverSelectionTimeoutMS=1000) as client:
+            return client.admin.command("ping").get("ok") == 1
+    except Exception:
+        return False
+
+
+def mongo_up(stack: Stack) -> None:
+    if mongo_answers(stack):
+        log(f"mongo already answers on 127.0.0.1:{stack.mongo_port}")
+        return
+    if port_answers(stack.mongo_port):
+        raise SystemExit(f"[stack] port {stack.mongo_port} is taken by something that is not a MongoDB server")
+    # The test profile keeps its databases in memory: throwaway, and faster.
+    data_dir = "memory" if stack.profile == "test" else str(stack.root / "mongo")
+    if data_dir != "memory":
+        Path(data_dir).mkdir(parents=True, exist_ok=True)
+    start_background(
+        stack,
+        "mongo",
+        [str(VENV_BIN / "nx-27017"), "--data-dir", data_dir, "--host", "127.0.0.1", "-p", str(stack.mongo_port),
+         "--log-file", str(stack.log_file("mongo")), "--pid-file", str(stack.root / "run" / "nx-27017.pid")],
+    )
+    wait_until(lambda: mongo_answers(stack), "mongo (nx-27017)", stack.log_file("mongo"))
+    log(f"mongo (nx-27017) started on 127.0.0.1:{stack.mongo_port}, data in {data_dir}")
+
+
+# ---------------------------------------------------------------- S3 (moto server)
+
+
+def s3_endpoint(stack: Stack) -> str:
+    return f"http://127.0.0.1:{stack.s3_port}"
+
+
+def s3_answers(stack: Stack) -> bool:
+    if not port_answers(stack.s3_port):
+        return False
+    try:
+        with urllib.request.urlopen(f"{s3_endpoint(stack)}/moto-api/", timeout=1) as response:
+            return response.status == 200
+    except Exception:
+        return False
+
+
+def s3_up(stack: Stack) -> None:
+    if s3_answers(stack):
+        log(f"s3 (moto) already answers on {s3_endpoint(stack)}")
+    else:
+        if port_answers(stack.s3_port):
+            raise SystemExit(f"[stack] port {stack.s3_port} is taken by something that is not moto")
+        start_background(stack, "s3", [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(stack.s3_port)])
+        wait_until(lambda: s3_answers(stack), "s3 (moto)", stack.log_file("s3"))
+        log(f"s3 (moto) started on {s3_endpoint(stack)}")
+    import boto3
+
+    client = boto3.client(
+        "s3", endpoint_url=s3_endpoint(stack), region_name="us-east-1",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )
+    existing = {bucket["Name"] for bucket in client.list_buckets().get("Buckets", [])}
+    for bucket in S3_BUCKETS:
+        if bucket not in existing:
+            client.create_bucket(Bucket=bucket)
+
+
+# ---------------------------------------------------------------- env and Airflow
+
+
+def environment(stack: Stack) -> dict[str, str]:
+    """The variables that point Airflow and the tests at this stack."""
+    pg = f"postgres://postgres@127.0.0.1:{stack.pg_port}"
+    aws = {
+        "conn_type": "aws",
+        "login": "testing",
+        "password": "testing",
+        "extra": {"endpoint_url": s3_endpoint(stack), "region_name": "us-east-1"},
+    }
+    return {
+        "ANALYTICS_STACK_PROFILE": stack.profile,
+        "ANALYTICS_LOCAL_DIR": str(stack.root),
+        "AIRFLOW_HOME": str(stack.airflow_home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "AIRFLOW_CONN_POSTGRES_PROD": f"{pg}/prod",
+        "AIRFLOW_CONN_POSTGRES_ANALYTICS": f"{pg}/analytics",
+        "AIRFLOW_CONN_POSTGRES_APP": f"{pg}/app",
+        "AIRFLOW_CONN_MONGO_DEFAULT": f"mongo://127.0.0.1:{stack.mongo_port}/",
+        "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(aws, separators=(",", ":")),
+        "AIRFLOW_VAR_EDX_PACKAGE_DIR": str(stack.root / "demo-data" / "package"),
+        "AIRFLOW_VAR_EDX_TRACKING_DIR": str(stack.root / "demo-data" / "tracking"),
+        "AIRFLOW_VAR_EDX_COURSE_CONFIG_DIR": str(stack.root / "demo-data" / "courses"),
+        "PGHOST": "127.0.0.1",
+        "PGPORT": str(stack.pg_port),
+        "PGUSER": "postgres",
+    }
+
+
+def write_env_file(stack: Stack) -> None:
+    stack.env_file.parent.mkdir(parents=True, exist_ok=True)
+    lines = [f"export {name}={shlex.quote(value)}" for name, value in environment(stack).items()]
+    stack.env_file.write_text("# Written by scripts/stack.py: local stack only, no secrets.\n" + "\n".join(lines) + "\n")
+
+
+def migrate_airflow_db(stack: Stack) -> None:
+    """Run `airflow db migrate` once per Airflow version, not on every `up`."""
+    import importlib.metadata
+
+    version = importlib.metadata.version("apache-airflow-core")
+    stamp = stack.airflow_home / ".migrated"
+    if stamp.exists() and stamp.read_text().strip() == version:
+        return
+    stack.airflow_home.mkdir(parents=True, exist_ok=True)
+    log("migrating the Airflow metadata database (once)")
+    env = {**os.environ, **environment(stack)}
+    subprocess.run([str(VENV_BIN / "airflow"), "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
+    stamp.write_text(version + "\n")
+
+
+# ---------------------------------------------------------------- commands
+
+
+def up(stack: Stack, migrate: bool) -> None:
+    postgres_up(stack)
+    mongo_up(stack)
+    s3_up(stack)
+    write_env_file(stack)
+    if migrate:
+        migrate_airflow_db(stack)
+    log(f"{stack.profile} stack is up; variables in {stack.env_file.relative_to(REPO)}")
+
+
+def down(stack: Stack) -> None:
+    postgres_down(stack)
+    for service in ("mongo", "s3"):
+        pid = read_pid(stack.pid_file(service))
+        if pid is None:
+            log(f"{service} is not running from this stack")
+            continue
+        os.killpg(pid, signal.SIGTERM)
+        for _ in range(50):
+            if read_pid(stack.pid_file(service)) is None:
+                break
+            time.sleep(0.1)
+        stack.pid_file(service).unlink(missing_ok=True)
+        log(f"{service} stopped")
+
+
+def status(stack: Stack) -> int:
+    checks = {
+        f"postgres 127.0.0.1:{stack.pg_port}": postgres_answers(stack),
+        f"mongo    127.0.0.1:{stack.mongo_port}": mongo_answers(stack),
+        f"s3       {s3_endpoint(stack)}": s3_answers(stack),
+    }
+    for name, answers in checks.items():
+        print(f"{name}: {'up' if answers else 'down'}")
+    return 0 if all(checks.values()) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profile", choices=sorted(DEFAULT_PORTS), default="demo")
+    parser.add_argument("--no-migrate", action="store_true", help="do not migrate the Airflow metadata database")
+    parser.add_argument("command", choices=["up", "down", "status", "env"])
+    args = parser.parse_args(argv)
+    stack = stack_for(args.profile)
+    if args.command == "up":
+        up(stack, migrate=not args.no_migrate)
+    elif args.command == "down":
+        down(stack)
+    elif args.command == "status":
+        return status(stack)
+    else:
+        write_env_file(stack)
+        sys.stdout.write(stack.env_file.read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""Shared test set-up: point every test at the *test* profile of the local stack.
+
+`make test` starts that stack (``scripts/stack.py --profile test up``) and exports its
+``.local/test/env``; when pytest is run by hand the file is read here, so the tests never
+touch the demo's data. Integration tests take their URIs from ``AIRFLOW_CONN_*``, so the same
+suite runs unchanged against a real MongoDB or PostgreSQL when those variables point at one.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+TEST_ENV_FILE = REPO / ".local" / "test" / "env"
+SAMPLES = REPO.parent / "shared" / "edx-samples"
+
+
+def _load_stack_env() -> None:
+    if os.environ.get("ANALYTICS_STACK_PROFILE") or not TEST_ENV_FILE.exists():
+        return
+    for line in TEST_ENV_FILE.read_text().splitlines():
+        if line.startswith("export "):
+            name, _, value = line[len("export ") :].partition("=")
+            os.environ.setdefault(name, shlex.split(value)[0] if value else "")
+
+
+_load_stack_env()
+
+
+def mongo_uri() -> str:
+    uri = os.environ.get("AIRFLOW_CONN_MONGO_DEFAULT")
+    if not uri:
+        pytest.fail("AIRFLOW_CONN_MONGO_DEFAULT is not set: start the test stack with `make stack-test`")
+    return "mongodb://" + uri.split("://", 1)[1]
+
+
+@pytest.fixture(scope="session")
+def samples_dir() -> Path:
+    if not SAMPLES.is_dir():
+        pytest.fail(f"the real edX samples are missing: expected {SAMPLES}")
+    return SAMPLES
+
+
+@pytest.fixture(scope="session")
+def mongo_client():
+    from pymongo import MongoClient
+
+    client = MongoClient(mongo_uri(), serverSelectionTimeoutMS=5000)
+    client.admin.command("ping")
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def mongo_database(mongo_client):
+    """A fresh database with a unique name, dropped afterwards."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    yield mongo_client[name]
+    mongo_client.drop_database(name)
