@@ -53,7 +53,7 @@ PACKAGE_DIR = "{{ params.package_dir or var.value.get('edx_package_dir', '') }}"
 )
 def edx_course_ingestion():
     courses = DiscoverEdxCoursesOperator(task_id="discover_courses", package_dir=PACKAGE_DIR)
-    summaries = IngestEdxCourseOperator.partial(
+    ingest = IngestEdxCourseOperator.partial(
         task_id="ingest_course",
         package_dir=PACKAGE_DIR,
         map_index_template="{{ task.course_key }}",
@@ -67,7 +67,7 @@ def edx_course_ingestion():
 
         return summarize_ingestion(list(summaries))
 
-    report(summaries)
+    report(ingest.output)
 
 
 edx_course_ingestion()

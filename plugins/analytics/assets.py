@@ -1,12 +1,13 @@
 """The Airflow Assets that link DAGs which feed each other (see ARCHITECTURE.md, Data flow).
 
-URIs name the data logically, not the server that holds it, so they are the same on every
-deployment; the ``analytics://`` scheme marks assets that span many databases.
+Assets are named, not addressed: the name says what the data is, the same on every deployment,
+and a name without a URI scheme keeps DAG files from loading every provider's URI handlers
+when they are parsed.
 """
 
 from __future__ import annotations
 
 from airflow.sdk import Asset
 
-EDX_COURSE_DATABASES = Asset(name="edx_course_databases", uri="analytics://edx/course_databases")
-TRACKING_LOGS_MASTER = Asset(name="tracking_logs_master", uri="mongodb://mongo:27017/tracking_logs/tracking")
+EDX_COURSE_DATABASES = Asset("edx_course_databases")
+TRACKING_LOGS_MASTER = Asset("tracking_logs_master")

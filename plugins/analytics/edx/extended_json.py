@@ -23,12 +23,14 @@ from bson.errors import BSONError
 from analytics.rejections import Rejection
 
 _EXTENDED_JSON_OPTIONS = json_util.JSONOptions(tz_aware=True, tzinfo=UTC)
+# What decode_extended_json raises on a malformed wrapper such as {"$oid": "not-hex"}.
+MALFORMED_EXTENDED_JSON_ERRORS = (ValueError, TypeError, OverflowError, BSONError)
 
 
 def decode_extended_json(obj: Any) -> Any:
     """The value with every extended-JSON wrapper, at any depth, replaced by its Python/BSON value.
 
-    Raises ValueError, TypeError, OverflowError or ``bson.errors.BSONError`` on a malformed wrapper.
+    Raises one of ``MALFORMED_EXTENDED_JSON_ERRORS`` on a malformed wrapper.
     """
     if isinstance(obj, list):
         return [decode_extended_json(item) for item in obj]
@@ -65,7 +67,7 @@ def _line_to_document(file_name: str, line_number: int, raw_line: bytes) -> dict
         return Rejection(file_name, line_number, "not a JSON object", detail=type(value).__name__)
     try:
         document = decode_extended_json(value)
-    except (ValueError, TypeError, OverflowError, BSONError) as error:
+    except MALFORMED_EXTENDED_JSON_ERRORS as error:
         return Rejection(file_name, line_number, "bad extended JSON", detail=str(error))
     if not isinstance(document, dict):  # a whole line such as {"$oid": "..."}
         return Rejection(file_name, line_number, "not a JSON object", detail=type(document).__name__)

@@ -11,11 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pymongo import ReplaceOne
-from pymongo.collection import Collection
-from pymongo.errors import BulkWriteError
+if TYPE_CHECKING:  # pymongo is imported where it is used, so DAG files that import operators parse fast
+    from pymongo.collection import Collection
 
 DUPLICATE_KEY_ERROR = 11000
 DEFAULT_BATCH_SIZE = 1000
@@ -90,6 +89,8 @@ class MongoBatchWriter:
             self._upsert(batch)
 
     def _insert(self, batch: list[dict]) -> None:
+        from pymongo.errors import BulkWriteError
+
         try:
             result = self.collection.insert_many(batch, ordered=False)
             self.counts.inserted += len(result.inserted_ids)
@@ -103,6 +104,8 @@ class MongoBatchWriter:
             self.counts.inserted += details.get("nInserted", len(batch) - duplicates)
 
     def _upsert(self, batch: list[dict]) -> None:
+        from pymongo import ReplaceOne
+
         requests = [ReplaceOne({"_id": document["_id"]}, document, upsert=True) for document in batch]
         result = self.collection.bulk_write(requests, ordered=False)
         self.counts.upserted += result.upserted_count

@@ -1,0 +1,199 @@
+"""The edX course ingestion against the local MongoDB server (real pymongo, real wire protocol)."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import pytest
+
+from analytics.edx.naming import course_database_name, parse_course_key
+from analytics.edx.package import discover_package
+from analytics.operators.edx import ERRORS_COLLECTION, ingest_course_package
+
+SAMPLE_PACKAGE = "edx-analytics-pipeline/obfuscation_state"
+HEADER_ENROLLMENT = "id\tuser_id\tcourse_id\tcreated\tis_active\tmode\n"
+HEADER_USER = "id\tusername\tfirst_name\tlast_name\temail\tis_staff\tis_active\tdate_joined\n"
+
+
+def _ingest(directory: Path, client) -> dict:
+    inventory = discover_package(directory)
+    assert len(inventory.courses) == 1, inventory
+    return ingest_course_package(inventory.courses[0], client, batch_size=2)
+
+
+def _contents(database) -> dict[str, list]:
+    """Every collection's documents without their generated ``_id``, in a stable order."""
+    result = {}
+    for name in sorted(database.list_collection_names()):
+        documents = [
+            {key: value for key, value in document.items() if key != "_id" or isinstance(value, str)}
+            for document in database[name].find({})
+        ]
+        result[name] = sorted(documents, key=repr)
+    return result
+
+
+@pytest.fixture
+def course_database(mongo_client):
+    """Drop the databases a test's courses map to, before and after it."""
+    names: list[str] = []
+
+    def for_course(course_id: str):
+        name = course_database_name(parse_course_key(course_id))
+        mongo_client.drop_database(name)
+        names.append(name)
+        return mongo_client[name]
+
+    yield for_course
+    for name in names:
+        mongo_client.drop_database(name)
+
+
+def test_real_sample_package_loads(samples_dir, tmp_path, mongo_client, course_database):
+    package = tmp_path / "package"
+    shutil.copytree(samples_dir / SAMPLE_PACKAGE, package)
+    database = course_database("course-v1:edX+DemoX+Demo_Course")
+
+    summary = _ingest(package, mongo_client)
+
+    assert summary.database == database.name == "edX_DemoX_Demo_Course"
+    assert summary.loaded == {
+        "certificates": 4,
+        "course_structure": 1,
+        "courseware_studentmodule": 4,
+        "enrollment": 4,
+        "forum": 3,
+        "user": 4,
+        "userprofile": 4,
+    }
+    assert summary.rejected == {"missing child": 1}
+    skipped_tables = sorted(name.split("-")[3] for name in summary.skipped_files)
+    assert "wiki_article" in skipped_tables and "user_api_usercoursetag" in skipped_tables
+    honor = database["user"].find_one({"username": "honor"})
+    assert honor["id"] == 1 and honor["is_staff"] is True and honor["email_key"] is None
+    state = database["courseware_studentmodule"].find_one({"id": 1})["state"]
+    assert isinstance(state, dict) and "student_answers" in state
+    forum = database["forum"].find_one({"author_username": "honor"})
+    assert type(forum["_id"]).__name__ == "ObjectId"
+    chapter = database["course_structure"].find_one({"category": "chapter"})
+    assert chapter["display_name"] == "About Exams and Certificates"
+    error = database[ERRORS_COLLECTION].find_one({})
+    assert error["reason"] == "missing child" and error["file"].endswith("course_structure-acceptance.json")
+
+
+def _write_bad_package(directory: Path) -> None:
+    directory.mkdir()
+    prefix = "TestX-BAD101-2024_T1"
+    (directory / f"{prefix}-auth_user-prod-analytics.sql").write_text(
+        HEADER_USER
+        + "1\tana\tAna\tA\tana@example.org\t0\t1\t2024-01-02 10:00:00\n"
+        + "2\tbob\tBob\tB\tbob@example.org\t0\t1\n"  # broken row: 7 fields instead of 8
+        + "3\tcid\tCid\tC\tcid@example.org\tNULL\t1\t2024-01-03 11:00:00\n"
+        + "x4\tdee\tDee\tD\tdee@example.org\t0\t1\t2024-01-03 11:00:00\n"  # id is not an integer
+    )
+    (directory / f"{prefix}-student_courseenrollment-prod-analytics.sql").write_bytes(
+        HEADER_ENROLLMENT.encode()
+        + b"1\t1\tcourse-v1:TestX+BAD101+2024_T1\t2024-01-02 10:00:00\t1\thonor\n"
+        + b"2\t3\tcourse-v1:TestX+BAD101+2024_T1\t2024-01-02 10:00:00\t1\tcaf\xe9\n"  # Latin-1, not UTF-8
+        + b"3\t5\tcourse-v1:TestX+BAD101+2024_T1\t2024-01-04 10:00:00\t0\taudit\n"
+    )
+    (directory / f"{prefix}-certificates_generatedcertificate-prod-analytics.sql").write_bytes(b"")
+    (directory / f"{prefix}-some_new_table-prod-analytics.sql").write_text("id\tvalue\n1\ta\n")
+    (directory / f"{prefix}-course_structure-prod-analytics.json").write_text(
+        '{"block-v1:TestX+BAD101+2024_T1+type@course+block@course": {"category": "course", "children": '
+        '["block-v1:TestX+BAD101+2024_T1+type@chapter+block@c1", "block-v1:TestX+BAD101+2024_T1+type@chapter+block@gone"],'
+        ' "metadata": {"display_name": "Bad course"}},'
+        ' "block-v1:TestX+BAD101+2024_T1+type@chapter+block@c1": {"category": "chapter", "children": [],'
+        ' "metadata": {"display_name": "Week 1"}}}'
+    )
+    (directory / "README.txt").write_text("not part of the package grammar")
+
+
+def test_bad_input_is_reported_and_the_rest_loads(tmp_path, mongo_client, course_database):
+    package = tmp_path / "bad"
+    _write_bad_package(package)
+    database = course_database("course-v1:TestX+BAD101+2024_T1")
+
+    summary = _ingest(package, mongo_client)
+
+    assert summary.loaded["user"] == 2  # ana and cid
+    assert summary.loaded["enrollment"] == 2
+    assert summary.loaded["course_structure"] == 2
+    assert summary.loaded["certificates"] == 0
+    assert summary.skipped_files == [
+        "TestX-BAD101-2024_T1-some_new_table-prod-analytics.sql (table 'some_new_table' is not ingested)"
+    ]
+    errors = {(e["file"].split("-")[3], e["line"], e["field"], e["reason"]) for e in database[ERRORS_COLLECTION].find({})}
+    assert ("auth_user", 3, None, "wrong field count") in errors
+    assert any(table == "auth_user" and line == 5 and field == "id" for table, line, field, _ in errors)
+    assert ("student_courseenrollment", 3, None, "not UTF-8") in errors
+    assert ("certificates_generatedcertificate", None, None, "empty file") in errors
+    assert ("course_structure", None, None, "missing child") in errors
+    assert sum(summary.rejected.values()) == len(errors) == 5
+    messages = [e["message"] for e in database[ERRORS_COLLECTION].find({"reason": "wrong field count"})]
+    assert messages and "auth_user-prod-analytics.sql:3" in messages[0] and "expected 8" in messages[0]
+
+
+def test_running_twice_leaves_the_same_collections(tmp_path, mongo_client, course_database):
+    package = tmp_path / "bad"
+    _write_bad_package(package)
+    database = course_database("course-v1:TestX+BAD101+2024_T1")
+
+    first = _ingest(package, mongo_client)
+    after_first = _contents(database)
+    second = _ingest(package, mongo_client)
+    after_second = _contents(database)
+
+    assert first == second
+    assert after_first == after_second
+    assert sum(len(documents) for documents in after_first.values()) > 0
+
+
+def test_collections_without_a_file_are_dropped_on_rerun(tmp_path, mongo_client, course_database):
+    package = tmp_path / "bad"
+    _write_bad_package(package)
+    database = course_database("course-v1:TestX+BAD101+2024_T1")
+    _ingest(package, mongo_client)
+    assert "enrollment" in database.list_collection_names()
+
+    next(package.glob("*student_courseenrollment*")).unlink()
+    summary = _ingest(package, mongo_client)
+
+    assert "enrollment" not in summary.loaded
+    assert database["enrollment"].count_documents({}) == 0
+
+
+def test_large_table_streams_in_batches(tmp_path, mongo_client, course_database):
+    """Many rows go through the batch writer; the count and the indexes are right."""
+    package = tmp_path / "big"
+    package.mkdir()
+    rows = 5000
+    with open(package / "TestX-BIG101-2024_T1-courseware_studentmodule-prod.sql", "w") as handle:
+        handle.write("id\tmodule_type\tmodule_id\tstudent_id\tstate\tgrade\tcreated\tmodified\tmax_grade\tdone\tcourse_id\n")
+        for row in range(1, rows + 1):
+            handle.write(
+                f'{row}\tproblem\tblock-v1:TestX+BIG101+2024_T1+type@problem+block@p{row % 7}\t{row % 50}\t{{"attempts": {row % 3}}}'
+                "\t1.0\t2024-01-01 00:00:00\t2024-01-01 00:00:00\t1.0\tna\tcourse-v1:TestX+BIG101+2024_T1\n"
+            )
+    database = course_database("course-v1:TestX+BIG101+2024_T1")
+    inventory = discover_package(package)
+
+    summary = ingest_course_package(inventory.courses[0], mongo_client, batch_size=500)
+
+    assert summary.loaded == {"courseware_studentmodule": rows}
+    assert database["courseware_studentmodule"].count_documents({"student_id": 7}) == rows // 50
+    assert database["courseware_studentmodule"].find_one({"id": 10})["state"] == {"attempts": 1}
+    indexed = {key for index in database["courseware_studentmodule"].index_information().values() for key, _ in index["key"]}
+    assert {"student_id", "course_id", "module_id"} <= indexed
+
+
+def test_gzip_is_not_mistaken_for_a_table(tmp_path):
+    package = tmp_path / "pkg"
+    package.mkdir()
+    with gzip.open(package / "TestX-GZ101-2024_T1-course-prod.xml.tar.gz", "wb") as handle:
+        handle.write(b"x")
+    (package / "TestX-GZ101-2024_T1-auth_user-prod.sql").write_text(HEADER_USER)
+    inventory = discover_package(package)
+    assert [name for name, _ in inventory.ignored] == ["TestX-GZ101-2024_T1-course-prod.xml.tar.gz"]

@@ -1,0 +1,245 @@
+"""The data-package file-name grammar and the inventory of a package directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from analytics.edx.naming import CourseKey
+from analytics.edx.package import (
+    COURSE_STRUCTURE_FILE,
+    FORUM_FILE,
+    TABLE_FILE,
+    PackageFile,
+    discover_package,
+    parse_package_file_name,
+)
+
+DEMO = CourseKey(org="edX", course="DemoX", run="Demo_Course")
+SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "edx-samples"
+
+
+def obfuscation_state_directory() -> Path:
+    """The real data-package sample; its absence is a failure, never a skip."""
+    directory = SAMPLES / "edx-analytics-pipeline" / "obfuscation_state"
+    if not directory.is_dir():
+        pytest.fail(f"real edX samples missing: expected {directory} (../shared/edx-samples from the repo root)")
+    return directory
+
+
+def parsed(name: str, known_courses: tuple[CourseKey, ...] = ()) -> PackageFile:
+    package_file = parse_package_file_name(Path("/package") / name, known_courses)
+    assert package_file is not None, name
+    return package_file
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "table", "site"),
+    [
+        ("edX-DemoX-Demo_Course-auth_user-prod-analytics.sql", TABLE_FILE, "auth_user", "prod"),
+        ("edX-DemoX-Demo_Course-auth_user-acceptance.sql", TABLE_FILE, "auth_user", "acceptance"),
+        ("edX-DemoX-Demo_Course-courseware_studentmodule-edge-analytics.sql", TABLE_FILE, "courseware_studentmodule", "edge"),
+        ("edX-DemoX-Demo_Course-user_id_map-prod.sql", TABLE_FILE, "user_id_map", "prod"),
+        ("edX-DemoX-Demo_Course-course_structure-prod-analytics.json", COURSE_STRUCTURE_FILE, None, "prod"),
+        ("edX-DemoX-Demo_Course-course_structure-acceptance.json", COURSE_STRUCTURE_FILE, None, "acceptance"),
+        ("edX-DemoX-Demo_Course-prod-analytics.mongo", FORUM_FILE, None, "prod"),
+        ("edX-DemoX-Demo_Course-acceptance.mongo", FORUM_FILE, None, "acceptance"),
+        ("edX-DemoX-Demo_Course-auth_user-Site_2-analytics.sql", TABLE_FILE, "auth_user", "Site_2"),
+    ],
+)
+def test_every_file_name_form_is_recognised(name: str, kind: str, table: str | None, site: str) -> None:
+    package_file = parsed(name)
+    assert package_file == PackageFile(path=Path("/package") / name, course=DEMO, kind=kind, table=table, site=site)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "README.md",
+        "README",
+        ".edX-DemoX-Demo_Course-auth_user-prod.sql",
+        "edX-DemoX-Demo_Course-course-prod.xml.tar.gz",
+        "edX-DemoX-Demo_Course-auth_user-prod.sql.gpg",
+        "edX-DemoX-Demo_Course-Auth_User-prod.sql",  # tables are lower-case
+        "edX-DemoX-Demo_Course-notes-prod.json",  # the only .json form is course_structure
+        "edX-DemoX-auth_user-prod.sql",  # org, course and run need three parts
+        "edX-DemoX-prod.mongo",
+        "edX-DemoX-Demo_Course-auth_user-.sql",  # empty site
+        "edX-Demo X-Demo_Course-auth_user-prod.sql",  # a space is no course-id character
+    ],
+)
+def test_names_that_fit_no_form_give_none(name: str) -> None:
+    assert parse_package_file_name(Path(name)) is None
+
+
+def test_hyphenated_middle_parts_form_the_course_number_by_default() -> None:
+    package_file = parsed("MITx-6.00-1x-2T2017-auth_user-prod-analytics.sql")
+    assert package_file.course == CourseKey(org="MITx", course="6.00-1x", run="2T2017")
+    assert (package_file.table, package_file.site) == ("auth_user", "prod")
+
+
+def test_hyphenated_course_in_a_forum_dump_name() -> None:
+    package_file = parsed("MITx-6.00-1x-2T2017-prod-analytics.mongo")
+    assert package_file.course == CourseKey(org="MITx", course="6.00-1x", run="2T2017")
+    assert package_file.site == "prod"
+
+
+@pytest.mark.parametrize(
+    "known",
+    [
+        CourseKey(org="MITx", course="6.00", run="1x-2T2017"),  # hyphen in the run
+        CourseKey(org="MITx-6.00", course="1x", run="2T2017"),  # hyphen in the org
+    ],
+)
+def test_a_known_course_resolves_the_hyphen_ambiguity(known: CourseKey) -> None:
+    others = (CourseKey(org="edX", course="DemoX", run="Demo_Course"),)
+    assert parsed("MITx-6.00-1x-2T2017-auth_user-prod.sql", others + (known,)).course == known
+
+
+def test_a_known_course_that_does_not_match_leaves_the_default_rule() -> None:
+    package_file = parsed("MITx-6.00-1x-2T2017-auth_user-prod.sql", (DEMO,))
+    assert package_file.course == CourseKey(org="MITx", course="6.00-1x", run="2T2017")
+
+
+def test_analytics_is_a_suffix_only_when_a_site_remains_before_it() -> None:
+    assert parsed("edX-DemoX-Demo_Course-auth_user-analytics.sql").site == "analytics"
+    assert parsed("edX-DemoX-Demo_Course-analytics.mongo").site == "analytics"
+    suffixed = parsed("edX-DemoX-Demo_Course-prod-analytics.mongo")
+    assert (suffixed.course, suffixed.site) == (DEMO, "prod")
+
+
+def test_site_and_table_are_taken_from_the_right() -> None:
+    package_file = parsed("edX-DemoX-Demo_Course-student_courseenrollment-acceptance-analytics.sql")
+    assert (package_file.course, package_file.table, package_file.site) == (
+        DEMO,
+        "student_courseenrollment",
+        "acceptance",
+    )
+
+
+def write_files(directory: Path, names: list[str]) -> None:
+    for name in names:
+        path = directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+
+
+def test_inventory_groups_files_by_course_and_lists_ignored_files_with_reasons(tmp_path: Path) -> None:
+    write_files(
+        tmp_path,
+        [
+            "edX-DemoX-Demo_Course-auth_user-prod-analytics.sql",
+            "edX-DemoX-Demo_Course-prod-analytics.mongo",
+            "edX-DemoX-Demo_Course-course_structure-prod-analytics.json",
+            "MITx-6.002x-2012_Fall-auth_user-prod.sql",
+            "edX-DemoX-Demo_Course-course-prod.xml.tar.gz",
+            "README.txt",
+            ".DS_Store",
+            "edX-DemoX-Demo_Course-notes-prod.json",
+        ],
+    )
+    inventory = discover_package(tmp_path)
+    assert [package.course.course_id for package in inventory.courses] == [
+        "course-v1:MITx+6.002x+2012_Fall",
+        "course-v1:edX+DemoX+Demo_Course",
+    ]
+    demo_files = inventory.courses[1].files
+    assert [(package_file.kind, package_file.table) for package_file in demo_files] == [
+        (TABLE_FILE, "auth_user"),
+        (COURSE_STRUCTURE_FILE, None),
+        (FORUM_FILE, None),
+    ]
+    assert all(package_file.path.parent == tmp_path for package_file in demo_files)
+    assert sorted(inventory.ignored) == [
+        (".DS_Store", "hidden file"),
+        ("README.txt", "not a .sql, .json or .mongo file"),
+        ("edX-DemoX-Demo_Course-course-prod.xml.tar.gz", "course export archive (not ingested)"),
+        ("edX-DemoX-Demo_Course-notes-prod.json", "name fits no data-package form"),
+    ]
+
+
+def test_inventory_looks_one_level_down_into_course_sub_directories(tmp_path: Path) -> None:
+    write_files(
+        tmp_path,
+        [
+            "edX-DemoX-Demo_Course/edX-DemoX-Demo_Course-auth_user-prod.sql",
+            "edX-DemoX-Demo_Course/edX-DemoX-Demo_Course-prod.mongo",
+            "MITx-6.002x-2012_Fall/MITx-6.002x-2012_Fall-student_courseenrollment-prod.sql",
+            "MITx-6.002x-2012_Fall/old/MITx-6.002x-2012_Fall-auth_user-prod.sql",
+            "MITx-6.002x-2012_Fall/.hidden.sql",
+            ".git/config",
+        ],
+    )
+    inventory = discover_package(tmp_path)
+    files_by_course = {
+        package.course.package_key: sorted(package_file.path.name for package_file in package.files)
+        for package in inventory.courses
+    }
+    assert files_by_course == {
+        "MITx-6.002x-2012_Fall": ["MITx-6.002x-2012_Fall-student_courseenrollment-prod.sql"],
+        "edX-DemoX-Demo_Course": [
+            "edX-DemoX-Demo_Course-auth_user-prod.sql",
+            "edX-DemoX-Demo_Course-prod.mongo",
+        ],
+    }
+    assert sorted(inventory.ignored) == [
+        (".git", "hidden file"),
+        ("MITx-6.002x-2012_Fall/.hidden.sql", "hidden file"),
+        ("MITx-6.002x-2012_Fall/old", "directory two levels down (not searched)"),
+    ]
+
+
+def test_a_second_file_for_the_same_course_and_table_is_ignored_as_a_duplicate(tmp_path: Path) -> None:
+    write_files(
+        tmp_path,
+        [
+            "edX-DemoX-Demo_Course-auth_user-prod-analytics.sql",
+            "edX-DemoX-Demo_Course-auth_user-prod.sql",
+            "edX-DemoX-Demo_Course-auth_user-edge.sql",
+        ],
+    )
+    inventory = discover_package(tmp_path)
+    assert [package_file.path.name for package_file in inventory.courses[0].files] == [
+        "edX-DemoX-Demo_Course-auth_user-edge.sql"
+    ]
+    assert inventory.ignored == [
+        ("edX-DemoX-Demo_Course-auth_user-prod-analytics.sql", "duplicate of edX-DemoX-Demo_Course-auth_user-edge.sql"),
+        ("edX-DemoX-Demo_Course-auth_user-prod.sql", "duplicate of edX-DemoX-Demo_Course-auth_user-edge.sql"),
+    ]
+
+
+def test_known_courses_reach_the_inventory(tmp_path: Path) -> None:
+    write_files(tmp_path, ["Org-Course-2015-T1-auth_user-prod.sql"])
+    known = CourseKey(org="Org", course="Course", run="2015-T1")
+    assert discover_package(tmp_path, known_courses=[known]).courses[0].course == known
+    assert discover_package(tmp_path).courses[0].course == CourseKey(org="Org", course="Course-2015", run="T1")
+
+
+def test_a_missing_directory_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="data-package directory not found"):
+        discover_package(tmp_path / "absent")
+
+
+def test_the_real_sample_package_is_one_course_with_every_file_recognised() -> None:
+    inventory = discover_package(obfuscation_state_directory())
+    assert inventory.ignored == []
+    assert [package.course for package in inventory.courses] == [DEMO]
+    files = inventory.courses[0].files
+    assert {package_file.site for package_file in files} == {"acceptance"}
+    assert sorted(package_file.table for package_file in files if package_file.kind == TABLE_FILE) == [
+        "auth_user",
+        "auth_userprofile",
+        "certificates_generatedcertificate",
+        "courseware_studentmodule",
+        "student_courseenrollment",
+        "student_languageproficiency",
+        "teams",
+        "teams_membership",
+        "user_api_usercoursetag",
+        "verify_student_verificationstatus",
+        "wiki_article",
+        "wiki_articlerevision",
+    ]
+    assert [package_file.kind for package_file in files].count(FORUM_FILE) == 1
+    assert [package_file.kind for package_file in files].count(COURSE_STRUCTURE_FILE) == 1
