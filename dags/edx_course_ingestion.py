@@ -65,7 +65,7 @@ def edx_course_ingestion():
         """One line per course and collection; the totals as XCom."""
         from analytics.operators.edx import summarize_ingestion
 
-        return summarize_ingestion(list(summaries))
+        return summarize_ingestion([summaries[index] for index in range(len(summaries))])
 
     report(ingest.output)
 

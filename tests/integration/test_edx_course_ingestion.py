@@ -197,3 +197,16 @@ def test_gzip_is_not_mistaken_for_a_table(tmp_path):
     (package / "TestX-GZ101-2024_T1-auth_user-prod.sql").write_text(HEADER_USER)
     inventory = discover_package(package)
     assert [name for name, _ in inventory.ignored] == ["TestX-GZ101-2024_T1-course-prod.xml.tar.gz"]
+
+
+def test_operator_fails_clearly_on_a_missing_folder(tmp_path):
+    """Checked on the operator, not with `airflow dags test`: a failing task there waits out its retries."""
+    from analytics.operators.edx import DiscoverEdxCoursesOperator
+
+    operator = DiscoverEdxCoursesOperator(task_id="discover", package_dir=str(tmp_path / "nowhere"))
+    with pytest.raises(FileNotFoundError, match="nowhere does not exist"):
+        operator.execute({})
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ValueError, match="no edX course files found"):
+        DiscoverEdxCoursesOperator(task_id="discover", package_dir=str(empty)).execute({})

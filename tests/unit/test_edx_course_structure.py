@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,9 @@ def key(category: str, block_id: str) -> str:
     return f"block-v1:edX+DemoX+Demo_Course+type@{category}+block@{block_id}"
 
 
-def block(category: str, children: list[str] = (), display_name: str | None = None, **metadata: Any) -> dict:
+def block(
+    category: str, children: Sequence[str] = (), display_name: str | None = None, **metadata: Any
+) -> dict:
     return {
         "category": category,
         "children": list(children),
@@ -35,7 +38,11 @@ def block(category: str, children: list[str] = (), display_name: str | None = No
 
 
 COURSE, CHAPTER_1, CHAPTER_2 = key("course", "course"), key("chapter", "ch1"), key("chapter", "ch2")
-SEQUENTIAL_1, SEQUENTIAL_2, SEQUENTIAL_3 = key("sequential", "s1"), key("sequential", "s2"), key("sequential", "s3")
+SEQUENTIAL_1, SEQUENTIAL_2, SEQUENTIAL_3 = (
+    key("sequential", "s1"),
+    key("sequential", "s2"),
+    key("sequential", "s3"),
+)
 VERTICAL_1, VERTICAL_2 = key("vertical", "v1"), key("vertical", "v2")
 CONDITIONAL, WRAPPER, INNER_WRAPPER = key("conditional", "c1"), key("wrapper", "w1"), key("wrapper", "w2")
 PROBLEM, HTML, VIDEO = key("problem", "p1"), key("html", "h1"), key("video", "vid1")
@@ -189,9 +196,19 @@ def test_the_blocks_api_shape_is_normalised_first() -> None:
         "root": COURSE,
         "blocks": {
             COURSE: {"id": COURSE, "type": "course", "display_name": "Demo", "children": [CHAPTER_1]},
-            CHAPTER_1: {"id": CHAPTER_1, "type": "chapter", "display_name": "Week 1", "children": [CONDITIONAL]},
+            CHAPTER_1: {
+                "id": CHAPTER_1,
+                "type": "chapter",
+                "display_name": "Week 1",
+                "children": [CONDITIONAL],
+            },
             CONDITIONAL: {"id": CONDITIONAL, "type": "conditional", "children": [SEQUENTIAL_1]},
-            SEQUENTIAL_1: {"id": SEQUENTIAL_1, "type": "sequential", "display_name": "Lesson", "graded": True},
+            SEQUENTIAL_1: {
+                "id": SEQUENTIAL_1,
+                "type": "sequential",
+                "display_name": "Lesson",
+                "graded": True,
+            },
         },
     }
     documents = documents_by_id(raw)
@@ -253,11 +270,18 @@ def test_the_real_blocks_api_sample_with_a_full_hierarchy() -> None:
 
 
 def test_the_real_demo_course_blocks_have_sequentials_directly_under_the_course() -> None:
-    result = flatten_course_structure(sample_json("course_blocks/demo_course_blocks.json"), "demo_course_blocks.json")
+    result = flatten_course_structure(
+        sample_json("course_blocks/demo_course_blocks.json"), "demo_course_blocks.json"
+    )
     assert result.rejections == []
     assert len(result.blocks) == 51
     verticals = [document for document in result.blocks if document["category"] == "vertical"]
     assert len(verticals) == 39
-    assert all(set(document["parent_data"]) == {"sequential_id", "sequential_display_name", "sequential_position"} for document in verticals)
-    workflow_units = [document for document in verticals if document["parent_data"]["sequential_id"] == "workflow"]
+    assert all(
+        set(document["parent_data"]) == {"sequential_id", "sequential_display_name", "sequential_position"}
+        for document in verticals
+    )
+    workflow_units = [
+        document for document in verticals if document["parent_data"]["sequential_id"] == "workflow"
+    ]
     assert {document["parent_data"]["sequential_position"] for document in workflow_units} == {5}

@@ -87,7 +87,12 @@ def test_wrappers_are_decoded_at_any_depth_and_plain_values_are_kept() -> None:
 
 @pytest.mark.parametrize(
     "wrapped",
-    [{"$oid": "not-hex"}, {"$date": "yesterday"}, {"$numberLong": "x"}, {"nested": [{"$date": {"$numberLong": "y"}}]}],
+    [
+        {"$oid": "not-hex"},
+        {"$date": "yesterday"},
+        {"$numberLong": "x"},
+        {"nested": [{"$date": {"$numberLong": "y"}}]},
+    ],
 )
 def test_a_malformed_wrapper_raises_a_documented_error(wrapped: dict) -> None:
     with pytest.raises(MALFORMED_EXTENDED_JSON_ERRORS):

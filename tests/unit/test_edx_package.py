@@ -24,7 +24,9 @@ def obfuscation_state_directory() -> Path:
     """The real data-package sample; its absence is a failure, never a skip."""
     directory = SAMPLES / "edx-analytics-pipeline" / "obfuscation_state"
     if not directory.is_dir():
-        pytest.fail(f"real edX samples missing: expected {directory} (../shared/edx-samples from the repo root)")
+        pytest.fail(
+            f"real edX samples missing: expected {directory} (../shared/edx-samples from the repo root)"
+        )
     return directory
 
 
@@ -39,7 +41,12 @@ def parsed(name: str, known_courses: tuple[CourseKey, ...] = ()) -> PackageFile:
     [
         ("edX-DemoX-Demo_Course-auth_user-prod-analytics.sql", TABLE_FILE, "auth_user", "prod"),
         ("edX-DemoX-Demo_Course-auth_user-acceptance.sql", TABLE_FILE, "auth_user", "acceptance"),
-        ("edX-DemoX-Demo_Course-courseware_studentmodule-edge-analytics.sql", TABLE_FILE, "courseware_studentmodule", "edge"),
+        (
+            "edX-DemoX-Demo_Course-courseware_studentmodule-edge-analytics.sql",
+            TABLE_FILE,
+            "courseware_studentmodule",
+            "edge",
+        ),
         ("edX-DemoX-Demo_Course-user_id_map-prod.sql", TABLE_FILE, "user_id_map", "prod"),
         ("edX-DemoX-Demo_Course-course_structure-prod-analytics.json", COURSE_STRUCTURE_FILE, None, "prod"),
         ("edX-DemoX-Demo_Course-course_structure-acceptance.json", COURSE_STRUCTURE_FILE, None, "acceptance"),
@@ -50,7 +57,9 @@ def parsed(name: str, known_courses: tuple[CourseKey, ...] = ()) -> PackageFile:
 )
 def test_every_file_name_form_is_recognised(name: str, kind: str, table: str | None, site: str) -> None:
     package_file = parsed(name)
-    assert package_file == PackageFile(path=Path("/package") / name, course=DEMO, kind=kind, table=table, site=site)
+    assert package_file == PackageFile(
+        path=Path("/package") / name, course=DEMO, kind=kind, table=table, site=site
+    )
 
 
 @pytest.mark.parametrize(
@@ -204,7 +213,10 @@ def test_a_second_file_for_the_same_course_and_table_is_ignored_as_a_duplicate(t
         "edX-DemoX-Demo_Course-auth_user-edge.sql"
     ]
     assert inventory.ignored == [
-        ("edX-DemoX-Demo_Course-auth_user-prod-analytics.sql", "duplicate of edX-DemoX-Demo_Course-auth_user-edge.sql"),
+        (
+            "edX-DemoX-Demo_Course-auth_user-prod-analytics.sql",
+            "duplicate of edX-DemoX-Demo_Course-auth_user-edge.sql",
+        ),
         ("edX-DemoX-Demo_Course-auth_user-prod.sql", "duplicate of edX-DemoX-Demo_Course-auth_user-edge.sql"),
     ]
 
@@ -213,7 +225,9 @@ def test_known_courses_reach_the_inventory(tmp_path: Path) -> None:
     write_files(tmp_path, ["Org-Course-2015-T1-auth_user-prod.sql"])
     known = CourseKey(org="Org", course="Course", run="2015-T1")
     assert discover_package(tmp_path, known_courses=[known]).courses[0].course == known
-    assert discover_package(tmp_path).courses[0].course == CourseKey(org="Org", course="Course-2015", run="T1")
+    assert discover_package(tmp_path).courses[0].course == CourseKey(
+        org="Org", course="Course-2015", run="T1"
+    )
 
 
 def test_a_missing_directory_is_an_error(tmp_path: Path) -> None:

@@ -22,14 +22,18 @@ from analytics.edx.tables import (
 from analytics.rejections import Rejection
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "edx-samples"
-STUDENTMODULE_HEADER = "id\tmodule_type\tmodule_id\tstudent_id\tstate\tgrade\tcreated\tmodified\tmax_grade\tdone\tcourse_id"
+STUDENTMODULE_HEADER = (
+    "id\tmodule_type\tmodule_id\tstudent_id\tstate\tgrade\tcreated\tmodified\tmax_grade\tdone\tcourse_id"
+)
 
 
 def obfuscation_state_directory() -> Path:
     """The real data-package sample; its absence is a failure, never a skip."""
     directory = SAMPLES / "edx-analytics-pipeline" / "obfuscation_state"
     if not directory.is_dir():
-        pytest.fail(f"real edX samples missing: expected {directory} (../shared/edx-samples from the repo root)")
+        pytest.fail(
+            f"real edX samples missing: expected {directory} (../shared/edx-samples from the repo root)"
+        )
     return directory
 
 
@@ -62,7 +66,10 @@ def test_other_tables_are_skipped(table: str) -> None:
 
 def test_every_ingested_table_declares_a_schema() -> None:
     assert set(TABLE_SCHEMAS) == set(TABLE_COLLECTIONS)
-    assert TABLE_COLLECTIONS["auth_user"] == "user" and TABLE_COLLECTIONS["student_courseenrollment"] == "enrollment"
+    assert (
+        TABLE_COLLECTIONS["auth_user"] == "user"
+        and TABLE_COLLECTIONS["student_courseenrollment"] == "enrollment"
+    )
 
 
 @pytest.mark.parametrize(
@@ -102,7 +109,9 @@ def test_mysql_escapes_are_resolved(escaped: str, plain: str) -> None:
         ("a\\tb", None, "a\tb"),
     ],
 )
-def test_values_are_typed_by_their_declared_column_type(raw: str, column_type: str | None, expected: object) -> None:
+def test_values_are_typed_by_their_declared_column_type(
+    raw: str, column_type: str | None, expected: object
+) -> None:
     value = typed_value(raw, column_type)
     assert value == expected
     assert type(value) is type(expected)
@@ -149,7 +158,9 @@ def test_an_offset_is_converted_not_dropped() -> None:
         ("", "datetime", "bad datetime"),
     ],
 )
-def test_values_that_do_not_fit_their_type_raise_with_a_reason(raw: str, column_type: str, reason: str) -> None:
+def test_values_that_do_not_fit_their_type_raise_with_a_reason(
+    raw: str, column_type: str, reason: str
+) -> None:
     with pytest.raises(ValueTypeError) as raised:
         typed_value(raw, column_type)
     assert raised.value.reason == reason
@@ -172,7 +183,11 @@ def test_json_columns_become_sub_documents_or_stay_strings(raw: str, expected: o
 
 def test_sanitize_keys_works_at_every_depth_and_leaves_values_alone() -> None:
     document = {"$set": {"a.b.c": [{"$x": "$value.with.dots"}]}, "plain": 1, "mid$dle": 2}
-    assert sanitize_keys(document) == {"_set": {"a_b_c": [{"_x": "$value.with.dots"}]}, "plain": 1, "mid$dle": 2}
+    assert sanitize_keys(document) == {
+        "_set": {"a_b_c": [{"_x": "$value.with.dots"}]},
+        "plain": 1,
+        "mid$dle": 2,
+    }
 
 
 def test_a_studentmodule_row_is_typed(tmp_path: Path) -> None:
@@ -202,7 +217,9 @@ def test_user_id_map_types_hash_id_and_id_but_not_username(tmp_path: Path) -> No
 
 def test_null_and_escapes_inside_rows(tmp_path: Path) -> None:
     path = write_table(tmp_path, "id\tname\tbio\n1\tNULL\tline one\\nline\\ttwo \\\\o/\n")
-    assert read_table(path, "auth_userprofile") == [{"id": 1, "name": None, "bio": "line one\nline\ttwo \\o/"}]
+    assert read_table(path, "auth_userprofile") == [
+        {"id": 1, "name": None, "bio": "line one\nline\ttwo \\o/"}
+    ]
 
 
 def test_unknown_columns_and_unknown_tables_stay_strings(tmp_path: Path) -> None:
@@ -212,7 +229,10 @@ def test_unknown_columns_and_unknown_tables_stay_strings(tmp_path: Path) -> None
 
 
 def test_a_bad_int_rejects_the_row_naming_the_field(tmp_path: Path) -> None:
-    path = write_table(tmp_path, "id\tuser_id\tcreated\tis_active\n1\t5\t2015-08-12 23:13:04\t1\n2\tfive\t2015-08-12 23:13:04\t1\n")
+    path = write_table(
+        tmp_path,
+        "id\tuser_id\tcreated\tis_active\n1\t5\t2015-08-12 23:13:04\t1\n2\tfive\t2015-08-12 23:13:04\t1\n",
+    )
     documents = read_table(path, "student_courseenrollment")
     assert documents[0]["user_id"] == 5
     assert documents[1] == Rejection("t.sql", 3, "bad int", field="user_id", detail="five")
@@ -286,7 +306,11 @@ def test_real_auth_user_rows_are_typed() -> None:
 
 def test_real_studentmodule_state_column_parses_after_unescaping() -> None:
     documents = read_table(sample_table("courseware_studentmodule"), "courseware_studentmodule")
-    assert [document["state"] for document in documents[1:]] == [{"position": 2}, {"position": 4}, {"position": 1}]
+    assert [document["state"] for document in documents[1:]] == [
+        {"position": 2},
+        {"position": 4},
+        {"position": 1},
+    ]
     answer_text = documents[0]["state"]["student_answers"]["5b60fa3470a2440eafeee24d6806eb1a_2_1"]
     answer = json.loads(answer_text)  # the answer is itself JSON, holding JSON in "state"
     assert answer["answer"] == "correct"
@@ -311,7 +335,9 @@ def test_real_enrollment_and_certificate_rows_are_typed() -> None:
         (3, True, "verified"),
         (4, True, "honor"),
     ]
-    certificates = read_table(sample_table("certificates_generatedcertificate"), "certificates_generatedcertificate")
+    certificates = read_table(
+        sample_table("certificates_generatedcertificate"), "certificates_generatedcertificate"
+    )
     assert [row["grade"] for row in certificates] == [0.27, 0.0, 0.0, 0.51]
     assert certificates[0]["created_date"] == datetime(2015, 3, 18, 4, 55, 31, tzinfo=UTC)
 

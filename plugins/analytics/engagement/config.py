@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CONFIG_PATH = Path(__file__).resolve().parents[3] / "include" / "config" / "engagement.json"
+# The ELT's SQL files (one per step or view), read at run time.
+SQL_DIR = Path(__file__).resolve().parents[3] / "include" / "sql" / "engagement"
 ACTIVE_MEASURES = ("events", "distinct_days")
 
 

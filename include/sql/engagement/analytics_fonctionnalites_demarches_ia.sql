@@ -1,0 +1,51 @@
+-- analytics_fonctionnalites_demarches_ia for ONE week: delete the week, insert it (the caller
+-- runs the whole file in one transaction). Parameter: %(week_start)s, the Monday of the week.
+-- The query of analytics_fonctionnalites.sql (keep the two in step) plus one restriction: the
+-- events of young people whose current or initial adviser has the DEMARCHES_IA feature.
+-- Events are taken on their local `day`, half-open: week_start <= day < week_start + 7.
+
+-- Two runs of the same week at once would collide on the unique key: serialise them.
+SELECT pg_advisory_xact_lock(
+    hashtext('analytics_fonctionnalites_demarches_ia'), %(week_start)s::date - date '2000-01-03'
+);
+
+DELETE FROM analytics_fonctionnalites_demarches_ia WHERE week = %(week_start)s::date;
+
+-- One pass, three grains (GROUPING SETS): an event whose action or nom is NULL is its own group
+-- at the fine grains and still counts at the coarser ones; GROUPING() tells a rolled-up column
+-- apart from a NULL value.
+INSERT INTO analytics_fonctionnalites_demarches_ia
+    (week, structure, type_utilisateur, grain, categorie, action, nom, nombre_evenements, nombre_utilisateurs)
+SELECT
+    %(week_start)s::date,
+    e.structure,
+    coalesce(e.type_utilisateur, 'NON RENSEIGNE'),
+    CASE
+        WHEN GROUPING(e.action) = 1 THEN 'categorie'
+        WHEN GROUPING(e.nom) = 1 THEN 'categorie_action'
+        ELSE 'categorie_action_nom'
+    END,
+    e.categorie,
+    e.action,
+    e.nom,
+    count(*),
+    count(DISTINCT e.id_utilisateur)
+FROM evenement_engagement AS e
+WHERE e.day >= %(week_start)s::date
+  AND e.day < %(week_start)s::date + 7
+  AND e.structure IS NOT NULL
+  -- Young people whose current OR initial adviser has the DEMARCHES_IA feature. EXISTS, not a
+  -- join: an adviser listed twice, or both advisers flagged, must not duplicate the events.
+  AND e.type_utilisateur = 'JEUNE'
+  AND EXISTS (
+      SELECT 1
+      FROM jeune AS j
+      JOIN conseiller AS c ON c.id IN (j.id_conseiller, j.id_conseiller_initial)
+      JOIN feature_flip AS f ON f.email_conseiller = c.email
+      WHERE j.id = e.id_utilisateur
+        AND f.feature_tag = 'DEMARCHES_IA'
+  )
+GROUP BY
+    e.structure,
+    coalesce(e.type_utilisateur, 'NON RENSEIGNE'),
+    GROUPING SETS ((e.categorie, e.action, e.nom), (e.categorie, e.action), (e.categorie));

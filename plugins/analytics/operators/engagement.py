@@ -1,0 +1,342 @@
+"""Operators of the engagement ELT (``engagement_elt_daily``): copy production, load and enrich one interval.
+
+Each step is a plain function that takes connections (or connection ids) and the configuration,
+so integration tests and the benchmark call it without Airflow; the operator only resolves the
+data interval and the connection ids, calls it, logs the counts and rate, and returns a small
+summary (XCom). Every step first checks, with :mod:`analytics.engagement.guard`, that it is not
+about to write to production.
+
+- :func:`copy_production`: ``pg_dump | pg_restore --clean`` of the reference tables (all but
+  ``tables_not_copied``) from the source into the target.
+- :func:`load_events`: the interval's events, deleted then streamed by COPY in one target
+  transaction, read from one source snapshot, and checked against the source's count.
+- :func:`enrich_events`: week, day and geography of the interval's events.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from airflow.sdk import BaseOperator
+from psycopg import sql
+
+from analytics.engagement.calendar import zone
+from analytics.engagement.config import SQL_DIR, EngagementConfig, load_engagement_config
+from analytics.engagement.events import ENRICHMENT_COLUMNS, EVENT_COLUMNS, EventInterval, check_loaded_count
+from analytics.engagement.guard import check_copy_target, check_tables_not_copied, check_writable_target
+from analytics.stores import postgres
+
+ANALYTICS_EVENTS_SCHEMA_SQL = SQL_DIR / "analytics_events_schema.sql"
+SOURCE_EVENTS_SQL = SQL_DIR / "source_events.sql"
+DELETE_EVENTS_SQL = SQL_DIR / "delete_events.sql"
+ENRICH_EVENTS_SCHEMA_SQL = SQL_DIR / "enrich_events_schema.sql"
+ENRICH_EVENTS_SQL = SQL_DIR / "enrich_events.sql"
+RESOLVED = "resolved"
+
+
+def _rate(rows: int, seconds: float) -> float:
+    return round(rows / seconds, 1) if seconds > 0 else 0.0
+
+
+# ---------------------------------------------------------------- results
+
+
+@dataclass
+class CopyResult:
+    """What copy_production did: the tables restored (rows in the target after the restore)."""
+
+    source: str
+    target: str
+    tables: dict[str, int]
+    tables_not_copied: list[str]
+    sequences_not_copied: list[str]
+    seconds: float
+    warnings: list[str] = field(default_factory=list)
+
+    def as_summary(self) -> dict[str, Any]:
+        return {**asdict(self), "rows": sum(self.tables.values())}
+
+    def log_lines(self) -> list[str]:
+        lines = [
+            f"copied {len(self.tables)} tables from {self.source} to {self.target} in {self.seconds:.1f}s"
+        ]
+        lines += [f"  {name}: {rows} rows" for name, rows in sorted(self.tables.items())]
+        lines.append(f"  not copied: {', '.join([*self.tables_not_copied, *self.sequences_not_copied])}")
+        return lines
+
+
+@dataclass
+class LoadResult:
+    """What load_events did for one interval."""
+
+    interval_start: str
+    interval_end: str
+    deleted: int
+    loaded: int
+    source_count: int
+    seconds: float
+
+    @property
+    def rows_per_second(self) -> float:
+        return _rate(self.loaded, self.seconds)
+
+    def as_summary(self) -> dict[str, Any]:
+        return {**asdict(self), "rows_per_second": self.rows_per_second}
+
+    def log_line(self) -> str:
+        return (
+            f"events [{self.interval_start}, {self.interval_end}): deleted {self.deleted}, loaded {self.loaded} "
+            f"(source: {self.source_count}) in {self.seconds:.2f}s, {self.rows_per_second:.0f} rows/s"
+        )
+
+
+@dataclass
+class EnrichResult:
+    """What enrich_events did for one interval: events by geography status, and rows rewritten."""
+
+    interval_start: str
+    interval_end: str
+    timezone: str
+    events: int
+    rewritten: int
+    by_geography_status: dict[str, int]
+    schema_changed: bool
+    seconds: float
+
+    @property
+    def without_geography(self) -> int:
+        return self.events - self.by_geography_status.get(RESOLVED, 0)
+
+    def as_summary(self) -> dict[str, Any]:
+        return {
+            **asdict(self),
+            "without_geography": self.without_geography,
+            "rows_per_second": _rate(self.events, self.seconds),
+        }
+
+    def log_lines(self) -> list[str]:
+        lines = [
+            f"events [{self.interval_start}, {self.interval_end}) in {self.timezone}: {self.events} enriched, "
+            f"{self.rewritten} rewritten, in {self.seconds:.2f}s"
+            + (" (enrichment columns added)" if self.schema_changed else "")
+        ]
+        lines += [
+            f"  geography: {status}: {count}" for status, count in sorted(self.by_geography_status.items())
+        ]
+        return lines
+
+
+# ---------------------------------------------------------------- steps
+
+
+def copy_production(source_conn_id: str, target_conn_id: str, config: EngagementConfig) -> CopyResult:
+    """Replace the target's copies of the production reference tables (all tables but ``tables_not_copied``)."""
+    check_tables_not_copied(config.tables_not_copied, config.event_table)
+    source, target = postgres.target_of(source_conn_id), postgres.target_of(target_conn_id)
+    check_copy_target(source, target, config.production_database_names)
+    not_copied = {name.split(".")[-1].strip('"') for name in config.tables_not_copied}
+    with postgres.connect(source_conn_id, autocommit=True) as source_conn:
+        copied = [name for name in postgres.list_tables(source_conn) if name not in not_copied]
+        # Serial columns' sequences would otherwise be copied without their tables.
+        sequences = postgres.owned_sequences(source_conn, sorted(not_copied))
+    excluded = [*config.tables_not_copied, *map(postgres.dump_pattern, sequences)]
+    outcome = postgres.dump_and_restore(source_conn_id, target_conn_id, excluded)
+    with postgres.connect(target_conn_id, autocommit=True) as target_conn:
+        tables = postgres.table_row_counts(target_conn, copied)
+    return CopyResult(
+        source=str(source),
+        target=str(target),
+        tables=tables,
+        tables_not_copied=list(config.tables_not_copied),
+        sequences_not_copied=sequences,
+        seconds=round(outcome.seconds, 3),
+        warnings=[text for text in (outcome.dump_stderr, outcome.restore_stderr) if text],
+    )
+
+
+def ensure_event_table(conn: psycopg.Connection, config: EngagementConfig) -> None:
+    """Create the analytics event table and its date index when missing (in the caller's transaction)."""
+    postgres.run_sql_file(conn, ANALYTICS_EVENTS_SCHEMA_SQL, identifiers={"event_table": config.event_table})
+
+
+def load_events(
+    source_conn: psycopg.Connection,
+    target_conn: psycopg.Connection,
+    start: datetime | str,
+    end: datetime | str,
+    config: EngagementConfig,
+) -> LoadResult:
+    """Copy the source's events of ``[start, end)`` into the target, replacing the target's rows of that interval.
+
+    One transaction on the target (create the table if missing, delete the interval, COPY the
+    interval's rows), reading from one snapshot of the source; the rows inserted must equal
+    the source's count for the interval, else the whole transaction is rolled back.
+    Both connections must have no transaction in progress.
+    """
+    interval = EventInterval(start, end)
+    check_copy_target(
+        postgres.target_of_connection(source_conn),
+        postgres.target_of_connection(target_conn),
+        config.production_database_names,
+    )
+    table = {"event_table": config.event_table}
+    source_query = postgres.read_sql_file(SOURCE_EVENTS_SQL, {**table, "columns": EVENT_COLUMNS})
+    count_query = sql.SQL("SELECT count(*) FROM ({}) AS interval_events").format(source_query)
+    started = time.monotonic()
+    with postgres.read_snapshot(source_conn), target_conn.transaction():
+        ensure_event_table(target_conn, config)
+        with target_conn.cursor() as cursor:
+            cursor.execute(postgres.read_sql_file(DELETE_EVENTS_SQL, table), interval.as_params())
+            deleted = cursor.rowcount
+        source_count = source_conn.execute(count_query, interval.as_params()).fetchone()[0]
+        loaded = postgres.copy_query_to_table(
+            source_conn, source_query, interval.as_params(), target_conn, config.event_table, EVENT_COLUMNS
+        )
+        check_loaded_count(loaded, source_count, interval)
+    return LoadResult(
+        interval_start=interval.start.isoformat(),
+        interval_end=interval.end.isoformat(),
+        deleted=deleted,
+        loaded=loaded,
+        source_count=source_count,
+        seconds=round(time.monotonic() - started, 3),
+    )
+
+
+def enrich_events(
+    target_conn: psycopg.Connection,
+    start: datetime | str,
+    end: datetime | str,
+    config: EngagementConfig,
+) -> EnrichResult:
+    """Fill week, day, agence, department and region of the target's events of ``[start, end)``.
+
+    Adds the columns first when any is missing. One transaction; idempotent (a rerun rewrites
+    no row unless the reference tables changed in between).
+    """
+    interval = EventInterval(start, end)
+    zone(config.timezone)  # fail early, with a clear message, on a misspelt zone
+    check_writable_target(postgres.target_of_connection(target_conn), config.production_database_names)
+    table = {"event_table": config.event_table}
+    started = time.monotonic()
+    with target_conn.transaction():
+        schema_changed = bool(postgres.missing_columns(target_conn, config.event_table, ENRICHMENT_COLUMNS))
+        if schema_changed:
+            postgres.run_sql_file(target_conn, ENRICH_EVENTS_SCHEMA_SQL, identifiers=table)
+        rows = postgres.run_sql_file(
+            target_conn,
+            ENRICH_EVENTS_SQL,
+            {**interval.as_params(), "timezone": config.timezone},
+            identifiers=table,
+        )
+    by_status = {status: events for status, events, _ in rows}
+    return EnrichResult(
+        interval_start=interval.start.isoformat(),
+        interval_end=interval.end.isoformat(),
+        timezone=config.timezone,
+        events=sum(by_status.values()),
+        rewritten=sum(rewritten for _, _, rewritten in rows),
+        by_geography_status=by_status,
+        schema_changed=schema_changed,
+        seconds=round(time.monotonic() - started, 3),
+    )
+
+
+# ---------------------------------------------------------------- operators
+
+
+def _interval_from(context: Any, start: datetime | str | None, end: datetime | str | None) -> tuple[Any, Any]:
+    """The interval given to the operator, else the run's data interval."""
+    start = start if start not in (None, "") else context.get("data_interval_start")
+    end = end if end not in (None, "") else context.get("data_interval_end")
+    if start is None or end is None:
+        raise ValueError("no data interval: this run has none; pass interval_start and interval_end")
+    return start, end
+
+
+class _EngagementOperator(BaseOperator):
+    """Connection ids default to the configuration's (read at run time, not when the DAG is parsed)."""
+
+    def __init__(
+        self, *, source_conn_id: str | None = None, target_conn_id: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.source_conn_id = source_conn_id
+        self.target_conn_id = target_conn_id
+
+    def _config_and_conn_ids(self) -> tuple[EngagementConfig, str, str]:
+        config = load_engagement_config()
+        return (
+            config,
+            self.source_conn_id or config.source_connection_id,
+            self.target_conn_id or config.target_connection_id,
+        )
+
+
+class _IntervalOperator(_EngagementOperator):
+    def __init__(
+        self,
+        *,
+        interval_start: datetime | str | None = None,
+        interval_end: datetime | str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.interval_start = interval_start
+        self.interval_end = interval_end
+
+
+class CopyProductionOperator(_EngagementOperator):
+    """Copy the production reference tables into analytics (``pg_dump | pg_restore --clean``)."""
+
+    template_fields: Sequence[str] = ("source_conn_id", "target_conn_id")
+    ui_color = "#fdf2d0"
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        config, source_conn_id, target_conn_id = self._config_and_conn_ids()
+        result = copy_production(source_conn_id, target_conn_id, config)
+        for line in result.log_lines():
+            self.log.info(line)
+        return result.as_summary()
+
+
+class LoadEventsOperator(_IntervalOperator):
+    """Replace the analytics events of the data interval with production's (delete + COPY, count-checked)."""
+
+    template_fields: Sequence[str] = ("interval_start", "interval_end", "source_conn_id", "target_conn_id")
+    ui_color = "#dff3e4"
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        config, source_conn_id, target_conn_id = self._config_and_conn_ids()
+        start, end = _interval_from(context, self.interval_start, self.interval_end)
+        self.log.info("loading events [%s, %s) from %s into %s", start, end, source_conn_id, target_conn_id)
+        with postgres.connect(source_conn_id) as source_conn, postgres.connect(target_conn_id) as target_conn:
+            result = load_events(source_conn, target_conn, start, end, config)
+        self.log.info(result.log_line())
+        return result.as_summary()
+
+
+class EnrichEventsOperator(_IntervalOperator):
+    """Fill week, day and geography of the data interval's events in analytics."""
+
+    template_fields: Sequence[str] = ("interval_start", "interval_end", "source_conn_id", "target_conn_id")
+    ui_color = "#e8f1fb"
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        config, source_conn_id, target_conn_id = self._config_and_conn_ids()
+        start, end = _interval_from(context, self.interval_start, self.interval_end)
+        check_copy_target(
+            postgres.target_of(source_conn_id),
+            postgres.target_of(target_conn_id),
+            config.production_database_names,
+        )
+        with postgres.connect(target_conn_id) as target_conn:
+            result = enrich_events(target_conn, start, end, config)
+        for line in result.log_lines():
+            self.log.info(line)
+        return result.as_summary()

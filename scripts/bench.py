@@ -1,0 +1,332 @@
+"""Benchmarks of the engagement ELT on generated data (``make bench``, against the test stack).
+
+In one run: generate 1 M events (27 weeks) into a fresh ``bench_prod`` database, copy the
+reference tables into a fresh ``bench_analytics`` with copy_production, then time
+``load_events`` over the whole range against the plain-PostgreSQL baseline
+``psql -c "\\copy (SELECT ...) TO STDOUT" | psql -c "\\copy evenement_engagement FROM STDIN"``
+of the same rows into the same (emptied) table, a few times each, alternating, and report the
+median rows/s of both and their ratio (target: load_events >= 0.8 of psql). Then it loads and
+enriches the whole range once and runs the weekly-view benchmarks (the hook below).
+Results are printed and written to ``.local/bench/results.json``; the bench databases are
+dropped at the end unless ``--keep``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "plugins"))
+sys.path.insert(0, str(REPO))
+
+import psycopg  # noqa: E402
+from psycopg import sql  # noqa: E402
+from psycopg.conninfo import conninfo_to_dict, make_conninfo  # noqa: E402
+
+from analytics.engagement.calendar import day_bounds_in_zone, weeks_between  # noqa: E402
+from analytics.engagement.config import SQL_DIR, EngagementConfig, load_engagement_config  # noqa: E402
+from analytics.engagement.events import EVENT_COLUMNS, EventInterval  # noqa: E402
+from analytics.operators.engagement import (  # noqa: E402
+    copy_production,
+    enrich_events,
+    ensure_event_table,
+    load_events,
+)
+from analytics.stores import postgres  # noqa: E402
+from scripts.generate_engagement_data import GenerationPlan, write_dataset  # noqa: E402
+
+RESULTS_PATH = REPO / ".local" / "bench" / "results.json"
+BENCH_DATABASES = {"bench_prod": "bench_prod", "bench_analytics": "bench_analytics"}  # conn id -> database
+SOURCE_CONN_ID, TARGET_CONN_ID = "bench_prod", "bench_analytics"
+DEFAULT_EVENTS = 1_000_000
+DEFAULT_WEEKS = 27  # one week to compute and the 26 weeks of history before it
+DEFAULT_USERS = 20_000
+START_MONDAY = date(2024, 1, 1)
+HISTORY_WEEKS = 26
+
+
+@dataclass(frozen=True)
+class BenchContext:
+    """What a weekly-view benchmark gets: the analytics database, loaded and enriched, and its weeks."""
+
+    analytics_conn_id: str  # an Airflow connection id (AIRFLOW_CONN_BENCH_ANALYTICS is set)
+    analytics_url: str  # the same database as a libpq URI
+    config: EngagementConfig
+    week: date  # the last full week of data: the one to compute
+    history_weeks: list[date]  # the HISTORY_WEEKS weeks before it, oldest first
+    events: int
+
+
+# ============================================================================================
+# HOOK: weekly-view benchmarks. Add functions to this list; each takes a BenchContext (the bench
+# analytics database holds the reference tables and every event, loaded and enriched) and
+# returns a dict with at least {"name": str, "seconds": float}, for example the time to compute
+# one week (context.week) of all four views over 26 weeks of history (context.history_weeks).
+# Results go under "weekly_views" in .local/bench/results.json.
+WEEKLY_VIEW_BENCHMARKS: list[Callable[[BenchContext], dict[str, Any]]] = []
+# ============================================================================================
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", flush=True)
+
+
+def base_url() -> str:
+    url = os.environ.get("AIRFLOW_CONN_POSTGRES_PROD")
+    if not url:
+        raise SystemExit("AIRFLOW_CONN_POSTGRES_PROD is not set: run `make bench` (it starts the test stack)")
+    return url
+
+
+def database_url(database: str) -> str:
+    """The stack's server URI, on another database."""
+    parameters = conninfo_to_dict(base_url().replace("postgres://", "postgresql://", 1))
+    parameters["dbname"] = database
+    return make_conninfo(**parameters)
+
+
+def database_uri(database: str) -> str:
+    """An Airflow connection URI (postgres://user:password@host:port/database) for the stack's server."""
+    prefix, _, _ = base_url().partition("?")[0].rpartition("/")
+    return f"{prefix}/{database}"
+
+
+def recreate_databases() -> None:
+    with psycopg.connect(database_url("postgres"), autocommit=True) as admin:
+        for database in BENCH_DATABASES.values():
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+
+
+def drop_databases() -> None:
+    with psycopg.connect(database_url("postgres"), autocommit=True) as admin:
+        for database in BENCH_DATABASES.values():
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
+
+
+def peak_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def empty_event_table(config: EngagementConfig) -> None:
+    with psycopg.connect(database_url(BENCH_DATABASES[TARGET_CONN_ID]), autocommit=True) as conn:
+        conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(config.event_table)))
+        conn.execute("CHECKPOINT")
+
+
+def target_count(config: EngagementConfig) -> int:
+    with psycopg.connect(database_url(BENCH_DATABASES[TARGET_CONN_ID])) as conn:
+        return conn.execute(
+            sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(config.event_table))
+        ).fetchone()[0]
+
+
+def time_load_events(interval: EventInterval, config: EngagementConfig) -> tuple[float, int]:
+    empty_event_table(config)
+    started = time.perf_counter()
+    with postgres.connect(SOURCE_CONN_ID) as source, postgres.connect(TARGET_CONN_ID) as target:
+        result = load_events(source, target, interval.start, interval.end, config)
+    return time.perf_counter() - started, result.loaded
+
+
+def time_streamer(interval: EventInterval, config: EngagementConfig, binary: bool) -> tuple[float, int]:
+    """copy_query_to_table alone (no delete, no count check), in binary or text format."""
+    empty_event_table(config)
+    query = postgres.read_sql_file(
+        SQL_DIR / "source_events.sql", {"event_table": config.event_table, "columns": EVENT_COLUMNS}
+    )
+    started = time.perf_counter()
+    with postgres.connect(SOURCE_CONN_ID) as source, postgres.connect(TARGET_CONN_ID) as target:
+        rows = postgres.copy_query_to_table(
+            source, query, interval.as_params(), target, config.event_table, EVENT_COLUMNS, binary=binary
+        )
+    return time.perf_counter() - started, rows
+
+
+def time_psql_pipe(interval: EventInterval, config: EngagementConfig) -> tuple[float, int]:
+    """psql \\copy (SELECT ...) TO STDOUT | psql \\copy table FROM STDIN, the same rows, text format."""
+    empty_event_table(config)
+    psql = postgres.postgres_client("psql")
+    columns = ", ".join(EVENT_COLUMNS)
+    select = (
+        f"SELECT {columns} FROM {config.event_table} "
+        f"WHERE date_evenement >= '{interval.start.isoformat()}' AND date_evenement < '{interval.end.isoformat()}'"
+    )
+    export = [psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", database_url(BENCH_DATABASES[SOURCE_CONN_ID])]
+    load = [psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", database_url(BENCH_DATABASES[TARGET_CONN_ID])]
+    started = time.perf_counter()
+    source = subprocess.Popen([*export, "-c", f"\\copy ({select}) TO STDOUT"], stdout=subprocess.PIPE)
+    target = subprocess.Popen(
+        [*load, "-c", f"\\copy {config.event_table} ({columns}) FROM STDIN"], stdin=source.stdout
+    )
+    assert source.stdout is not None
+    source.stdout.close()
+    target_code, source_code = target.wait(), source.wait()
+    seconds = time.perf_counter() - started
+    if source_code or target_code:
+        raise SystemExit(f"psql pipe failed: export exit {source_code}, load exit {target_code}")
+    return seconds, target_count(config)
+
+
+def summarise(timings: list[tuple[float, int]]) -> dict[str, Any]:
+    seconds = [s for s, _ in timings]
+    rows = timings[0][1]
+    median = statistics.median(seconds)
+    return {
+        "rows": rows,
+        "seconds": [round(s, 3) for s in seconds],
+        "median_seconds": round(median, 3),
+        "rows_per_second": round(rows / median),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=DEFAULT_EVENTS)
+    parser.add_argument("--weeks", type=int, default=DEFAULT_WEEKS)
+    parser.add_argument("--users", type=int, default=DEFAULT_USERS)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs of each load method")
+    parser.add_argument("--keep", action="store_true", help="keep the bench databases afterwards")
+    args = parser.parse_args(argv)
+
+    for conn_id, database in BENCH_DATABASES.items():
+        os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = database_uri(database)
+    config = replace(
+        load_engagement_config(), source_connection_id=SOURCE_CONN_ID, target_connection_id=TARGET_CONN_ID
+    )
+    plan = GenerationPlan(
+        seed=args.seed,
+        weeks=args.weeks,
+        users=args.users,
+        events=args.events,
+        start_monday=START_MONDAY,
+        timezone=config.timezone,
+    )
+    interval = EventInterval(
+        day_bounds_in_zone(plan.start_monday, config.timezone)[0],
+        day_bounds_in_zone(plan.end_monday, config.timezone)[0],
+    )
+    results: dict[str, Any] = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "plan": {
+            "seed": plan.seed,
+            "weeks": plan.weeks,
+            "users": plan.users,
+            "events": plan.events,
+            "start_monday": plan.start_monday.isoformat(),
+            "timezone": plan.timezone,
+        },
+    }
+    recreate_databases()
+    try:
+        log(f"generating {plan.events} events over {plan.weeks} weeks into {BENCH_DATABASES[SOURCE_CONN_ID]}")
+        started = time.perf_counter()
+        with psycopg.connect(database_url(BENCH_DATABASES[SOURCE_CONN_ID])) as conn:
+            counts, _ = write_dataset(conn, plan)
+        results["generate_seconds"] = round(time.perf_counter() - started, 2)
+        results["generated_rows"] = counts
+        log(f"generated in {results['generate_seconds']}s: {counts}")
+
+        copied = copy_production(SOURCE_CONN_ID, TARGET_CONN_ID, config)
+        results["copy_production"] = {"seconds": copied.seconds, "tables": copied.tables}
+        log(f"copy_production: {copied.tables} in {copied.seconds}s")
+
+        with postgres.connect(TARGET_CONN_ID) as target, target.transaction():
+            ensure_event_table(target, config)
+        rss_before = peak_rss_mb()
+        load_timings, psql_timings = [], []
+        for run in range(args.repeats):
+            pair = [("load_events", time_load_events), ("psql", time_psql_pipe)]
+            for name, timer in pair if run % 2 == 0 else reversed(pair):
+                seconds, rows = timer(interval, config)
+                if rows != plan.events:
+                    raise SystemExit(f"{name} copied {rows} rows, expected {plan.events}")
+                (load_timings if name == "load_events" else psql_timings).append((seconds, rows))
+                log(f"run {run + 1}: {name:<11} {rows} rows in {seconds:.2f}s ({rows / seconds:,.0f} rows/s)")
+        streamer = {
+            "binary": summarise([time_streamer(interval, config, binary=True) for _ in range(args.repeats)]),
+            "text": summarise([time_streamer(interval, config, binary=False) for _ in range(args.repeats)]),
+        }
+        load = summarise(load_timings)
+        baseline = summarise(psql_timings)
+        ratio = round(load["rows_per_second"] / baseline["rows_per_second"], 3)
+        results["load_events"] = load
+        results["psql_pipe"] = baseline
+        results["ratio_load_events_to_psql"] = ratio
+        results["target_ratio"] = 0.8
+        results["copy_query_to_table_format"] = streamer
+        results["peak_rss_mb_increase_during_loads"] = round(peak_rss_mb() - rss_before, 1)
+
+        log("final load and enrichment of the whole range")
+        with postgres.connect(SOURCE_CONN_ID) as source, postgres.connect(TARGET_CONN_ID) as target:
+            empty_event_table(config)
+            load_events(source, target, interval.start, interval.end, config)
+            enriched = enrich_events(target, interval.start, interval.end, config)
+            target.execute("ANALYZE")
+        results["enrich_events"] = {
+            "rows": enriched.events,
+            "seconds": enriched.seconds,
+            "rows_per_second": round(enriched.events / enriched.seconds) if enriched.seconds else None,
+            "by_geography_status": enriched.by_geography_status,
+        }
+
+        weeks = weeks_between(plan.start_monday, plan.end_monday - timedelta(weeks=1))
+        context = BenchContext(
+            analytics_conn_id=TARGET_CONN_ID,
+            analytics_url=database_url(BENCH_DATABASES[TARGET_CONN_ID]),
+            config=config,
+            week=weeks[-1],
+            history_weeks=weeks[-1 - HISTORY_WEEKS : -1],
+            events=plan.events,
+        )
+        results["weekly_views"] = []
+        for benchmark in WEEKLY_VIEW_BENCHMARKS:
+            outcome = benchmark(context)
+            results["weekly_views"].append(outcome)
+            log(f"weekly views: {outcome}")
+    finally:
+        if not args.keep:
+            drop_databases()
+
+    RESULTS_PATH.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS_PATH.write_text(json.dumps(results, indent=2) + "\n")
+    print()
+    print(
+        f"load_events  {load['rows_per_second']:>12,} rows/s  (median of {args.repeats}: {load['median_seconds']}s)"
+    )
+    print(
+        f"psql | psql  {baseline['rows_per_second']:>12,} rows/s  (median of {args.repeats}: {baseline['median_seconds']}s)"
+    )
+    print(f"ratio        {ratio:>12}  (target >= 0.8)")
+    print(
+        f"streamer     binary {streamer['binary']['rows_per_second']:,} rows/s, "
+        f"text {streamer['text']['rows_per_second']:,} rows/s"
+    )
+    print(f"enrich       {results['enrich_events']['rows_per_second']:,} rows/s")
+    print(f"results in {RESULTS_PATH.relative_to(REPO)}")
+    return 0 if ratio >= 0.8 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,575 @@
+"""The engagement ELT's three steps against real PostgreSQL databases (no mocks).
+
+Each test gets two fresh databases on the test stack's server, ``test_elt_<id>_prod`` and
+``test_elt_<id>_analytics``, reachable through the connection ids ``test_elt_prod`` and
+``test_elt_analytics`` (``AIRFLOW_CONN_*`` set for the test), filled with a small hand-made
+production data set around the week boundary of Monday 2024-01-08 in Europe/Paris.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+
+import pendulum
+import psycopg
+import pytest
+from psycopg import sql
+
+from analytics.engagement.config import SQL_DIR, EngagementConfig, load_engagement_config
+from analytics.engagement.events import EVENT_COLUMNS, LoadCountMismatch
+from analytics.engagement.guard import UnsafeCopyTarget
+from analytics.operators.engagement import (
+    CopyProductionOperator,
+    EnrichEventsOperator,
+    LoadEventsOperator,
+    copy_production,
+    enrich_events,
+    load_events,
+)
+from analytics.stores import postgres
+from analytics.stores.postgres import DumpRestoreError
+
+PROD_CONN_ID = "test_elt_prod"
+ANALYTICS_CONN_ID = "test_elt_analytics"
+# Days in Europe/Paris (UTC+1 in January) as UTC half-open intervals.
+SUNDAY = (datetime(2024, 1, 6, 23, tzinfo=UTC), datetime(2024, 1, 7, 23, tzinfo=UTC))
+MONDAY = (datetime(2024, 1, 7, 23, tzinfo=UTC), datetime(2024, 1, 8, 23, tzinfo=UTC))
+REFERENCE_TABLES = ("agence", "conseiller", "feature_flip", "jeune")
+
+AGENCES = [
+    ("A1", "Agence Paris", "75", "11"),
+    ("A2", "Agence Lyon", "69", "84"),
+    ("A3", "Agence sans code", None, None),
+]
+CONSEILLERS = [
+    ("C1", "A1", "c1@example.org", "MILO", "CEJ"),
+    ("C2", "A2", "c2@example.org", "POLE_EMPLOI", "AIJ"),
+    ("C3", None, "c3@example.org", "MILO", "PACEA"),  # no agence
+]
+JEUNES = [
+    ("J1", "C1", "C2", "MILO", "CEJ"),  # moved from C2 (Lyon) to C1 (Paris)
+    ("J2", "C3", "C3", "MILO", "CEJ"),  # adviser without agence
+    ("J3", None, "C1", "MILO", "CEJ"),  # no current adviser
+    ("J4", "C2", "C2", "POLE_EMPLOI", "AIJ"),
+]
+
+
+def _utc(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=UTC)
+
+
+# id, date_evenement, categorie, action, nom, id_utilisateur, type_utilisateur, structure, code
+EVENTS = [
+    (1, _utc(2024, 1, 7, 23, 30), "Action", "Création", "Action", "J1", "JEUNE", "MILO", "ACTION_CREEE"),
+    (2, _utc(2024, 1, 7, 22, 59, 59), "Message", "Envoi", "Message", "J1", "JEUNE", "MILO", "MESSAGE_ENVOYE"),
+    (3, _utc(2024, 1, 7, 23, 0), "Rendez-vous", "Création", "RDV", "C1", "CONSEILLER", "MILO", "RDV_CREE"),
+    (4, _utc(2024, 1, 8, 10, 0), "Message", "Envoi", "Message", "C3", "CONSEILLER", "MILO", "MESSAGE_ENVOYE"),
+    (5, _utc(2024, 1, 8, 11, 0), "Action", "Création", "Action", "J2", "JEUNE", "MILO", "ACTION_CREEE"),
+    (6, _utc(2024, 1, 8, 12, 0), "Action", "Création", "Action", "J3", "JEUNE", "MILO", "ACTION_CREEE"),
+    (7, _utc(2024, 1, 8, 13, 0), "Offre", "Consultation", "Offre", "J-unknown", "JEUNE", None, "OFFRE"),
+    (
+        8,
+        datetime(2024, 1, 8, 22, 59, 59, 999999, tzinfo=UTC),
+        "Action",
+        None,
+        None,
+        "J4",
+        "JEUNE",
+        None,
+        None,
+    ),
+    (
+        9,
+        _utc(2024, 1, 8, 23, 0),
+        "Action",
+        "Création",
+        "Action",
+        "J4",
+        "JEUNE",
+        "POLE_EMPLOI",
+        "ACTION_CREEE",
+    ),
+    (
+        10,
+        _utc(2024, 1, 7, 12, 0),
+        "Session",
+        "Connexion",
+        None,
+        "C2",
+        "CONSEILLER",
+        "POLE_EMPLOI",
+        "CONNEXION",
+    ),
+    (11, _utc(2024, 1, 8, 9, 0), "Session", "Connexion", None, "J4", "JEUNE", "POLE_EMPLOI", "CONNEXION"),
+]
+MONDAY_IDS = [
+    1,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+    11,
+]  # [Mon 00:00, Tue 00:00) Paris; 2 is Sunday 23:59:59, 9 is Tuesday 00:00
+SUNDAY_IDS = [2, 10]
+
+
+@dataclass(frozen=True)
+class Databases:
+    prod: str
+    analytics: str
+    server_url: str
+
+    def url(self, database: str) -> str:
+        return f"{self.server_url}/{database}"
+
+    def connect(self, database: str, **kwargs) -> psycopg.Connection:
+        return psycopg.connect(self.url(database), **kwargs)
+
+
+def _server_url() -> str:
+    uri = os.environ.get("AIRFLOW_CONN_POSTGRES_PROD")
+    if not uri:
+        pytest.fail("AIRFLOW_CONN_POSTGRES_PROD is not set: start the test stack with `make stack-test`")
+    return uri.partition("?")[0].rsplit("/", 1)[0]
+
+
+def _drop(server_url: str, *names: str) -> None:
+    with psycopg.connect(f"{server_url}/postgres", autocommit=True) as admin:
+        for name in names:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def databases(monkeypatch) -> Databases:
+    server_url = _server_url()
+    prefix = f"test_elt_{uuid.uuid4().hex[:10]}"
+    names = Databases(prod=f"{prefix}_prod", analytics=f"{prefix}_analytics", server_url=server_url)
+    with psycopg.connect(f"{server_url}/postgres", autocommit=True) as admin:
+        for name in (names.prod, names.analytics):
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    monkeypatch.setenv(f"AIRFLOW_CONN_{PROD_CONN_ID.upper()}", names.url(names.prod))
+    monkeypatch.setenv(f"AIRFLOW_CONN_{ANALYTICS_CONN_ID.upper()}", names.url(names.analytics))
+    try:
+        yield names
+    finally:
+        _drop(server_url, names.prod, names.analytics)
+
+
+@pytest.fixture
+def production(databases: Databases) -> Databases:
+    """The hand-made production data set in the test's prod database."""
+    with databases.connect(databases.prod) as conn:
+        postgres.run_sql_file(conn, SQL_DIR / "prod_schema.sql")
+        postgres.copy_rows_to_table(
+            conn, "agence", ("id", "nom_agence", "code_departement", "code_region"), AGENCES
+        )
+        postgres.copy_rows_to_table(
+            conn, "conseiller", ("id", "id_agence", "email", "structure", "dispositif"), CONSEILLERS
+        )
+        postgres.copy_rows_to_table(
+            conn, "jeune", ("id", "id_conseiller", "id_conseiller_initial", "structure", "dispositif"), JEUNES
+        )
+        conn.execute(
+            "INSERT INTO feature_flip (feature_tag, email_conseiller) VALUES ('DEMARCHES_IA', 'c1@example.org')"
+        )
+        postgres.copy_rows_to_table(conn, "evenement_engagement", EVENT_COLUMNS, EVENTS)
+        conn.execute(
+            "INSERT INTO log_api_partenaire (date, partenaire, methode, chemin, statut, duree_ms) "
+            "VALUES (now(), 'immersion', 'GET', '/v1/offres', 200, 12)"
+        )
+        conn.execute(
+            "INSERT INTO log_job (job_type, date_debut, succes) VALUES ('NETTOYER_DONNEES', now(), true)"
+        )
+    return databases
+
+
+@pytest.fixture
+def config() -> EngagementConfig:
+    return replace(
+        load_engagement_config(), source_connection_id=PROD_CONN_ID, target_connection_id=ANALYTICS_CONN_ID
+    )
+
+
+def _rows(conn: psycopg.Connection, query: str, params=None) -> list[tuple]:
+    return conn.execute(query, params).fetchall()
+
+
+def _events(conn: psycopg.Connection, interval: tuple[datetime, datetime] | None = None) -> list[tuple]:
+    columns = ", ".join(EVENT_COLUMNS)
+    where = "WHERE date_evenement >= %s AND date_evenement < %s" if interval else ""
+    return _rows(conn, f"SELECT {columns} FROM evenement_engagement {where} ORDER BY id", interval)
+
+
+def _tables(conn: psycopg.Connection) -> set[str]:
+    return {
+        name
+        for (name,) in _rows(conn, "SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace")
+    }
+
+
+def _load(config: EngagementConfig, interval: tuple[datetime, datetime]):
+    with postgres.connect(PROD_CONN_ID) as source, postgres.connect(ANALYTICS_CONN_ID) as target:
+        return load_events(source, target, *interval, config)
+
+
+def _enrich(config: EngagementConfig, interval: tuple[datetime, datetime]):
+    with postgres.connect(ANALYTICS_CONN_ID) as target:
+        return enrich_events(target, *interval, config)
+
+
+# ---------------------------------------------------------------- the guard
+
+
+def test_guard_refuses_the_source_as_target(production: Databases, config, monkeypatch) -> None:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_TEST_ELT_PROD_ALIAS", production.url(production.prod).replace("127.0.0.1", "localhost")
+    )
+    for target in (PROD_CONN_ID, "test_elt_prod_alias"):
+        with pytest.raises(UnsafeCopyTarget, match="the source itself"):
+            copy_production(PROD_CONN_ID, target, config)
+    with postgres.connect(PROD_CONN_ID) as source, postgres.connect("test_elt_prod_alias") as same:
+        with pytest.raises(UnsafeCopyTarget, match="the source itself"):
+            load_events(source, same, *MONDAY, config)
+    with production.connect(production.prod) as conn:
+        assert len(_events(conn)) == len(EVENTS)
+        assert len(_rows(conn, "SELECT * FROM agence")) == len(AGENCES)
+
+
+def test_guard_refuses_a_deny_listed_target_before_writing(production: Databases, config) -> None:
+    denied = replace(
+        config, production_database_names=(*config.production_database_names, production.analytics.upper())
+    )
+    with pytest.raises(UnsafeCopyTarget, match="deny-list"):
+        copy_production(PROD_CONN_ID, ANALYTICS_CONN_ID, denied)
+    with postgres.connect(PROD_CONN_ID) as source, postgres.connect(ANALYTICS_CONN_ID) as target:
+        with pytest.raises(UnsafeCopyTarget, match="deny-list"):
+            load_events(source, target, *MONDAY, denied)
+        with pytest.raises(UnsafeCopyTarget, match="deny-list"):
+            enrich_events(target, *MONDAY, denied)
+    with production.connect(production.analytics) as conn:
+        assert _tables(conn) == set()
+
+
+def test_guard_refuses_the_stacks_prod_database_with_the_real_config(monkeypatch) -> None:
+    """The configured connection ids: analytics -> prod is refused before pg_dump/pg_restore run."""
+
+    def tripwire(*args, **kwargs):
+        raise AssertionError("dump_and_restore must not run for a refused target")
+
+    monkeypatch.setattr(postgres, "dump_and_restore", tripwire)
+    real = load_engagement_config()
+    with pytest.raises(UnsafeCopyTarget, match="'prod' is on the production deny-list"):
+        copy_production(real.target_connection_id, real.source_connection_id, real)
+    with pytest.raises(UnsafeCopyTarget, match="the source itself"):
+        copy_production(real.source_connection_id, real.source_connection_id, real)
+
+
+# ---------------------------------------------------------------- copy_production
+
+
+def test_copy_production_copies_reference_tables_and_not_events_or_logs(
+    production: Databases, config
+) -> None:
+    # The analytics event table exists already (with an event the restore must not touch).
+    with production.connect(production.analytics) as conn:
+        postgres.run_sql_file(
+            conn, SQL_DIR / "analytics_events_schema.sql", identifiers={"event_table": "evenement_engagement"}
+        )
+        postgres.copy_rows_to_table(conn, "evenement_engagement", EVENT_COLUMNS, [EVENTS[0]])
+
+    result = copy_production(PROD_CONN_ID, ANALYTICS_CONN_ID, config)
+
+    assert result.tables == {"agence": 3, "conseiller": 3, "feature_flip": 1, "jeune": 4}
+    assert sorted(result.sequences_not_copied) == [
+        "public.log_api_partenaire_id_seq",
+        "public.log_job_id_seq",
+    ]
+    with production.connect(production.prod) as source, production.connect(production.analytics) as target:
+        for table in REFERENCE_TABLES:
+            query = f"SELECT * FROM {table} ORDER BY 1"
+            assert _rows(target, query) == _rows(source, query), table
+        tables = _tables(target)
+        assert not {"log_api_partenaire", "log_job", "log_api_partenaire_id_seq", "log_job_id_seq"} & tables
+        assert _events(target) == [EVENTS[0]]
+        # The foreign key came along: the copy is a working schema, not just rows.
+        with pytest.raises(psycopg.errors.ForeignKeyViolation):
+            target.execute("INSERT INTO conseiller (id, id_agence) VALUES ('C9', 'nowhere')")
+
+
+def test_copy_production_twice_replaces_the_copies(production: Databases, config) -> None:
+    copy_production(PROD_CONN_ID, ANALYTICS_CONN_ID, config)
+    with production.connect(production.prod) as conn:
+        conn.execute("UPDATE jeune SET id_conseiller = 'C2' WHERE id = 'J1'")
+        conn.execute("INSERT INTO agence VALUES ('A4', 'Agence Lille', '59', '32')")
+        conn.execute("DELETE FROM feature_flip")
+
+    result = copy_production(PROD_CONN_ID, ANALYTICS_CONN_ID, config)
+
+    assert result.tables == {"agence": 4, "conseiller": 3, "feature_flip": 0, "jeune": 4}
+    with production.connect(production.prod) as source, production.connect(production.analytics) as target:
+        for table in REFERENCE_TABLES:
+            query = f"SELECT * FROM {table} ORDER BY 1"
+            assert _rows(target, query) == _rows(source, query), table
+
+
+def test_copy_production_fails_loudly_with_the_programs_errors(
+    production: Databases, config, monkeypatch
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_TEST_ELT_MISSING", production.url(f"{production.analytics}_missing"))
+    with pytest.raises(DumpRestoreError, match=r"pg_restore exit [1-9](.|\n)*does not exist"):
+        copy_production(PROD_CONN_ID, "test_elt_missing", config)
+    with pytest.raises(DumpRestoreError, match=r"pg_dump exit [1-9](.|\n)*does not exist"):
+        postgres.dump_and_restore("test_elt_missing", ANALYTICS_CONN_ID, ["evenement_engagement"])
+
+
+def test_a_failed_restore_leaves_the_target_unchanged(production: Databases, config) -> None:
+    copy_production(PROD_CONN_ID, ANALYTICS_CONN_ID, config)
+    with production.connect(production.analytics) as conn:
+        before = {table: _rows(conn, f"SELECT * FROM {table} ORDER BY 1") for table in REFERENCE_TABLES}
+        # A view on a copied table makes `DROP TABLE jeune` fail halfway through the restore.
+        conn.execute("CREATE VIEW jeune_view AS SELECT id FROM jeune")
+    with production.connect(production.prod) as conn:
+        conn.execute("DELETE FROM agence WHERE id = 'A3'")
+
+    with pytest.raises(DumpRestoreError, match="jeune_view"):
+        copy_production(PROD_CONN_ID, ANALYTICS_CONN_ID, config)
+
+    with production.connect(production.analytics) as conn:
+        assert {
+            table: _rows(conn, f"SELECT * FROM {table} ORDER BY 1") for table in REFERENCE_TABLES
+        } == before
+
+
+# ---------------------------------------------------------------- load_events
+
+
+def test_load_events_gives_exactly_the_source_rows_of_the_day(production: Databases, config) -> None:
+    result = _load(config, MONDAY)
+
+    assert (result.deleted, result.loaded, result.source_count) == (0, len(MONDAY_IDS), len(MONDAY_IDS))
+    with production.connect(production.prod) as source, production.connect(production.analytics) as target:
+        loaded = _events(target)
+        assert loaded == _events(source, MONDAY)
+    assert [row[0] for row in loaded] == MONDAY_IDS
+    assert loaded == [event for event in EVENTS if event[0] in MONDAY_IDS]  # microseconds, NULLs, text intact
+
+
+def test_rerunning_a_day_leaves_identical_rows_and_other_days_alone(production: Databases, config) -> None:
+    _load(config, SUNDAY)
+    _load(config, MONDAY)
+    with production.connect(production.analytics) as target:
+        first = _events(target)
+
+    again = _load(config, MONDAY)
+
+    assert (again.deleted, again.loaded) == (len(MONDAY_IDS), len(MONDAY_IDS))
+    with production.connect(production.analytics) as target:
+        assert _events(target) == first
+        assert [row[0] for row in _events(target, SUNDAY)] == SUNDAY_IDS
+
+
+def test_a_rerun_follows_changes_in_the_source(production: Databases, config) -> None:
+    _load(config, MONDAY)
+    with production.connect(production.prod) as conn:
+        conn.execute("DELETE FROM evenement_engagement WHERE id = 4")
+        conn.execute("UPDATE evenement_engagement SET action = 'Suppression' WHERE id = 5")
+        conn.execute(
+            "INSERT INTO evenement_engagement VALUES "
+            "(12, '2024-01-08 15:00+00', 'Action', 'Création', 'Action', 'J1', 'JEUNE', 'MILO', 'ACTION_CREEE')"
+        )
+
+    _load(config, MONDAY)
+
+    with production.connect(production.prod) as source, production.connect(production.analytics) as target:
+        assert _events(target) == _events(source, MONDAY)
+
+
+def test_a_count_mismatch_fails_and_rolls_back(production: Databases, config) -> None:
+    _load(config, MONDAY)
+    with production.connect(production.analytics) as conn:
+        before = _events(conn)
+        # A trigger that silently drops events with no action: the COPY inserts one row fewer.
+        conn.execute(
+            """
+            CREATE FUNCTION drop_null_action() RETURNS trigger LANGUAGE plpgsql AS
+            $$ BEGIN IF NEW.action IS NULL THEN RETURN NULL; END IF; RETURN NEW; END $$;
+            CREATE TRIGGER drop_null_action BEFORE INSERT ON evenement_engagement
+                FOR EACH ROW EXECUTE FUNCTION drop_null_action();
+            """
+        )
+
+    with pytest.raises(
+        LoadCountMismatch, match=f"loaded {len(MONDAY_IDS) - 1} events .* holds {len(MONDAY_IDS)}"
+    ):
+        _load(config, MONDAY)
+
+    with production.connect(production.analytics) as conn:
+        assert _events(conn) == before
+
+
+# ---------------------------------------------------------------- enrich_events
+
+
+def _enriched(conn: psycopg.Connection) -> dict[int, tuple]:
+    rows = _rows(
+        conn, "SELECT id, week, day, agence, department, region FROM evenement_engagement ORDER BY id"
+    )
+    return {row[0]: row[1:] for row in rows}
+
+
+def test_enrich_sets_week_day_and_geography(production: Databases, config) -> None:
+    copy_production(PROD_CONN_ID, ANALYTICS_CONN_ID, config)
+    for interval in (SUNDAY, MONDAY):
+        _load(config, interval)
+
+    sunday = _enrich(config, SUNDAY)
+    monday = _enrich(config, MONDAY)
+
+    assert sunday.schema_changed and not monday.schema_changed
+    assert (sunday.events, monday.events) == (len(SUNDAY_IDS), len(MONDAY_IDS))
+    assert monday.by_geography_status == {
+        "resolved": 4,  # events 1 (J1), 3 (C1), 8 and 11 (J4)
+        "adviser without agence": 2,  # 4 (C3), 5 (J2 -> C3)
+        "young person without adviser": 1,  # 6 (J3)
+        "unknown young person": 1,  # 7
+    }
+    jan_1, jan_7, jan_8 = date(2024, 1, 1), date(2024, 1, 7), date(2024, 1, 8)
+    paris, lyon = ("A1", "75", "11"), ("A2", "69", "84")
+    nothing = (None, None, None)
+    with production.connect(production.analytics) as conn:
+        assert _enriched(conn) == {
+            1: (
+                jan_8,
+                jan_8,
+                *paris,
+            ),  # Sunday 23:30 UTC = Monday 00:30 Paris: the new week; J1's current adviser
+            2: (jan_1, jan_7, *paris),  # Sunday 23:59:59 Paris: the old week
+            3: (jan_8, jan_8, *paris),  # exactly Monday 00:00 Paris; a CONSEILLER event
+            4: (jan_8, jan_8, *nothing),  # adviser without agence
+            5: (jan_8, jan_8, *nothing),  # young person whose adviser has no agence
+            6: (jan_8, jan_8, *nothing),  # young person without adviser
+            7: (jan_8, jan_8, *nothing),  # unknown user
+            8: (jan_8, jan_8, *lyon),  # Monday 23:59:59.999999 Paris
+            10: (jan_1, jan_7, *lyon),
+            11: (jan_8, jan_8, *lyon),
+        }
+
+
+def test_enrich_rerun_rewrites_nothing_and_leaves_identical_rows(production: Databases, config) -> None:
+    copy_production(PROD_CONN_ID, ANALYTICS_CONN_ID, config)
+    _load(config, MONDAY)
+    first = _enrich(config, MONDAY)
+    with production.connect(production.analytics) as conn:
+        before = _rows(conn, "SELECT * FROM evenement_engagement ORDER BY id")
+
+    again = _enrich(config, MONDAY)
+
+    assert first.rewritten == len(MONDAY_IDS)
+    assert again.rewritten == 0
+    assert again.by_geography_status == first.by_geography_status
+    with production.connect(production.analytics) as conn:
+        assert _rows(conn, "SELECT * FROM evenement_engagement ORDER BY id") == before
+
+
+def test_enrich_follows_the_configured_time_zone(production: Databases, config) -> None:
+    copy_production(PROD_CONN_ID, ANALYTICS_CONN_ID, config)
+    whole = (SUNDAY[0], MONDAY[1])
+    _load(config, whole)
+
+    _enrich(replace(config, timezone="UTC"), whole)
+
+    with production.connect(production.analytics) as conn:
+        enriched = _enriched(conn)
+    # Sunday 23:30 UTC is still Sunday, in the old week, when weeks are counted in UTC.
+    assert enriched[1][:2] == (date(2024, 1, 1), date(2024, 1, 7))
+    assert enriched[3][:2] == (date(2024, 1, 1), date(2024, 1, 7))
+    with pytest.raises(ValueError, match="unknown time zone"):
+        _enrich(replace(config, timezone="Europe/Pariss"), whole)
+
+
+def test_enrich_only_touches_its_interval(production: Databases, config) -> None:
+    copy_production(PROD_CONN_ID, ANALYTICS_CONN_ID, config)
+    _load(config, (SUNDAY[0], MONDAY[1]))
+
+    _enrich(config, MONDAY)
+
+    with production.connect(production.analytics) as conn:
+        enriched = _enriched(conn)
+    assert all(enriched[event_id] == (None,) * 5 for event_id in SUNDAY_IDS)
+    assert all(enriched[event_id][0] is not None for event_id in MONDAY_IDS)
+
+
+# ---------------------------------------------------------------- operators, end to end
+
+
+def test_operators_run_a_day_from_the_data_interval(production: Databases) -> None:
+    """The three operators as the DAG runs them: interval from the context, summaries as XCom."""
+    context = {
+        "data_interval_start": pendulum.datetime(2024, 1, 8, tz="Europe/Paris"),
+        "data_interval_end": pendulum.datetime(2024, 1, 9, tz="Europe/Paris"),
+    }
+    conn_ids = {"source_conn_id": PROD_CONN_ID, "target_conn_id": ANALYTICS_CONN_ID}
+
+    copied = CopyProductionOperator(task_id="copy_production", **conn_ids).execute(context)
+    loaded = LoadEventsOperator(task_id="load_events", **conn_ids).execute(context)
+    enriched = EnrichEventsOperator(task_id="enrich_events", **conn_ids).execute(context)
+
+    assert copied["tables"] == {"agence": 3, "conseiller": 3, "feature_flip": 1, "jeune": 4}
+    assert loaded["loaded"] == loaded["source_count"] == len(MONDAY_IDS)
+    assert loaded["interval_start"] == "2024-01-07T23:00:00+00:00"
+    assert enriched["events"] == len(MONDAY_IDS) and enriched["without_geography"] == 4
+
+    # Rendered templates arrive as strings; they win over the context.
+    rendered = LoadEventsOperator(
+        task_id="load_sunday",
+        interval_start="2024-01-07 00:00:00+01:00",
+        interval_end="2024-01-08 00:00:00+01:00",
+        **conn_ids,
+    ).execute(context)
+    assert rendered["loaded"] == len(SUNDAY_IDS)
+    with pytest.raises(ValueError, match="no data interval"):
+        LoadEventsOperator(task_id="no_interval", **conn_ids).execute({})
+
+
+def test_generated_data_runs_through_the_elt(databases: Databases, config) -> None:
+    from scripts.generate_engagement_data import main as generate
+
+    assert (
+        generate(
+            [
+                "--seed",
+                "5",
+                "--weeks",
+                "12",
+                "--users",
+                "300",
+                "--events",
+                "20000",
+                "--database-url",
+                databases.url(databases.prod),
+            ]
+        )
+        == 0
+    )
+    copy_production(PROD_CONN_ID, ANALYTICS_CONN_ID, config)
+    first_monday = (datetime(2023, 12, 31, 23, tzinfo=UTC), datetime(2024, 1, 1, 23, tzinfo=UTC))
+
+    loaded = _load(config, first_monday)
+    enriched = _enrich(config, first_monday)
+
+    assert loaded.loaded == loaded.source_count > 0
+    assert enriched.events == loaded.loaded
+    assert enriched.by_geography_status["resolved"] > 0.8 * enriched.events
+    with databases.connect(databases.analytics) as conn:
+        at_midnight = _rows(
+            conn, "SELECT count(*) FROM evenement_engagement WHERE date_evenement = %s", (first_monday[0],)
+        )
+        assert at_midnight == [(3,)]
+        assert _rows(conn, "SELECT DISTINCT week, day FROM evenement_engagement") == [
+            (date(2024, 1, 1), date(2024, 1, 1))
+        ]
