@@ -51,10 +51,13 @@ demo-data: $(DEMO_DIR)/manifest.json  ## generate the demo data set (determinist
 run: stack demo-data  ## run every DAG on the demo stack and print a summary
 	@set -a; source .local/env; set +a; $(BIN)/python scripts/run_demo.py
 
-ui: stack demo-data  ## start `airflow standalone` against the demo stack
+ui: stack demo-data  ## start `airflow standalone` against the demo stack (login admin / admin, local only)
 	@set -a; source .local/env; set +a; \
-	  echo "Airflow UI: http://localhost:8080  (login: admin, password printed below and in $$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated)"; \
-	  SIMPLE_AUTH_MANAGER_USERS=admin:admin $(BIN)/airflow standalone
+	  export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=admin:admin; \
+	  export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=$$AIRFLOW_HOME/local_passwords.json; \
+	  echo '{"admin": "admin"}' > $$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE; \
+	  echo "Airflow UI: http://localhost:8080   login: admin   password: admin   (local stack only)"; \
+	  $(BIN)/airflow standalone
 
 lint: setup  ## ruff, including the Airflow (AIR) rules
 	$(BIN)/ruff check .

@@ -83,7 +83,10 @@ def run_dag(run: DemoRun, log_dir: Path) -> tuple[bool, float, Path]:
     started = time.monotonic()
     with open(log_path, "w") as log_file:
         result = subprocess.run(command, stdout=log_file, stderr=subprocess.STDOUT, cwd=REPO)
-    ok = result.returncode == 0 and "state=failed" not in log_path.read_text(errors="replace").split("Dag run")[-1]
+    ok = (
+        result.returncode == 0
+        and "state=failed" not in log_path.read_text(errors="replace").split("Dag run")[-1]
+    )
     return ok, time.monotonic() - started, log_path
 
 
@@ -101,7 +104,9 @@ def main() -> int:
     print("=" * 78)
     failures = 0
     for run, ok, seconds, log_path in results:
-        print(f"\n{run.dag_id}  [{'success' if ok else 'FAILED'} in {seconds:.0f}s, logical date {run.logical_date}]")
+        print(
+            f"\n{run.dag_id}  [{'success' if ok else 'FAILED'} in {seconds:.0f}s, logical date {run.logical_date}]"
+        )
         if not ok:
             failures += 1
             tail = log_path.read_text(errors="replace").splitlines()[-15:]
@@ -111,7 +116,9 @@ def main() -> int:
             print(f"    {line}")
     if missing:
         print(f"\nDAGs without a demo run (add them to scripts/run_demo.py): {', '.join(missing)}")
-    print(f"\n{len(results) - failures} of {len(results)} DAG runs succeeded. Logs: {log_dir.relative_to(REPO)}/")
+    print(
+        f"\n{len(results) - failures} of {len(results)} DAG runs succeeded. Logs: {log_dir.relative_to(REPO)}/"
+    )
     print("Browse the runs with `make ui`.")
     return 1 if failures else 0
 

@@ -147,9 +147,13 @@ def postgres_bin_dir() -> Path:
     override = os.environ.get("ANALYTICS_PG_BIN")
     if override:
         return Path(override)
-    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=lambda p: int(p.parent.parent.name))
+    candidates = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=lambda p: int(p.parent.parent.name)
+    )
     if not candidates:
-        raise SystemExit("[stack] PostgreSQL server binaries not found: run `make setup` (it installs Debian's postgresql)")
+        raise SystemExit(
+            "[stack] PostgreSQL server binaries not found: run `make setup` (it installs Debian's postgresql)"
+        )
     return candidates[-1].parent
 
 
@@ -184,7 +188,17 @@ def postgres_up(stack: Stack) -> None:
             log(f"initialising a PostgreSQL cluster in {stack.pg_data.relative_to(REPO)}")
             subprocess.run(
                 as_postgres_user(
-                    [str(bin_dir / "initdb"), "-D", str(stack.pg_data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"]
+                    [
+                        str(bin_dir / "initdb"),
+                        "-D",
+                        str(stack.pg_data),
+                        "-U",
+                        "postgres",
+                        "--auth=trust",
+                        "-E",
+                        "UTF8",
+                        "--locale=C.UTF-8",
+                    ]
                 ),
                 check=True,
                 stdout=subprocess.DEVNULL,
@@ -197,7 +211,21 @@ def postgres_up(stack: Stack) -> None:
         chown_to_postgres(log_path)
         options = f"-p {stack.pg_port} -k {stack.pg_socket_dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         subprocess.run(
-            as_postgres_user([str(bin_dir / "pg_ctl"), "-D", str(stack.pg_data), "-l", str(log_path), "-o", options, "-w", "-t", "60", "start"]),
+            as_postgres_user(
+                [
+                    str(bin_dir / "pg_ctl"),
+                    "-D",
+                    str(stack.pg_data),
+                    "-l",
+                    str(log_path),
+                    "-o",
+                    options,
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ]
+            ),
             check=True,
             stdout=subprocess.DEVNULL,
         )
@@ -205,13 +233,36 @@ def postgres_up(stack: Stack) -> None:
         log(f"postgres started on 127.0.0.1:{stack.pg_port}")
     for database in DATABASES:
         exists = subprocess.run(
-            [str(bin_dir / "psql"), "-h", "127.0.0.1", "-p", str(stack.pg_port), "-U", "postgres", "-d", "postgres", "-tAc",
-             f"SELECT 1 FROM pg_database WHERE datname = '{database}'"],
-            check=True, capture_output=True, text=True,
+            [
+                str(bin_dir / "psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(stack.pg_port),
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-tAc",
+                f"SELECT 1 FROM pg_database WHERE datname = '{database}'",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout.strip()
         if not exists:
             subprocess.run(
-                [str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(stack.pg_port), "-U", "postgres", database], check=True
+                [
+                    str(bin_dir / "createdb"),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(stack.pg_port),
+                    "-U",
+                    "postgres",
+                    database,
+                ],
+                check=True,
             )
             log(f"created database {database}")
 
@@ -221,7 +272,9 @@ def postgres_down(stack: Stack) -> None:
         log("postgres is not running from this stack")
         return
     subprocess.run(
-        as_postgres_user([str(postgres_bin_dir() / "pg_ctl"), "-D", str(stack.pg_data), "-m", "fast", "-w", "stop"]),
+        as_postgres_user(
+            [str(postgres_bin_dir() / "pg_ctl"), "-D", str(stack.pg_data), "-m", "fast", "-w", "stop"]
+        ),
         check=False,
         stdout=subprocess.DEVNULL,
     )
@@ -248,7 +301,9 @@ def mongo_up(stack: Stack) -> None:
         log(f"mongo already answers on 127.0.0.1:{stack.mongo_port}")
         return
     if port_answers(stack.mongo_port):
-        raise SystemExit(f"[stack] port {stack.mongo_port} is taken by something that is not a MongoDB server")
+        raise SystemExit(
+            f"[stack] port {stack.mongo_port} is taken by something that is not a MongoDB server"
+        )
     # The test profile keeps its databases in memory: throwaway, and faster.
     data_dir = "memory" if stack.profile == "test" else str(stack.root / "mongo")
     if data_dir != "memory":
@@ -256,8 +311,19 @@ def mongo_up(stack: Stack) -> None:
     start_background(
         stack,
         "mongo",
-        [str(VENV_BIN / "nx-27017"), "--data-dir", data_dir, "--host", "127.0.0.1", "-p", str(stack.mongo_port),
-         "--log-file", str(stack.log_file("mongo")), "--pid-file", str(stack.root / "run" / "nx-27017.pid")],
+        [
+            str(VENV_BIN / "nx-27017"),
+            "--data-dir",
+            data_dir,
+            "--host",
+            "127.0.0.1",
+            "-p",
+            str(stack.mongo_port),
+            "--log-file",
+            str(stack.log_file("mongo")),
+            "--pid-file",
+            str(stack.root / "run" / "nx-27017.pid"),
+        ],
     )
     wait_until(lambda: mongo_answers(stack), "mongo (nx-27017)", stack.log_file("mongo"))
     log(f"mongo (nx-27017) started on 127.0.0.1:{stack.mongo_port}, data in {data_dir}")
@@ -286,14 +352,19 @@ def s3_up(stack: Stack) -> None:
     else:
         if port_answers(stack.s3_port):
             raise SystemExit(f"[stack] port {stack.s3_port} is taken by something that is not moto")
-        start_background(stack, "s3", [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(stack.s3_port)])
+        start_background(
+            stack, "s3", [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(stack.s3_port)]
+        )
         wait_until(lambda: s3_answers(stack), "s3 (moto)", stack.log_file("s3"))
         log(f"s3 (moto) started on {s3_endpoint(stack)}")
     import boto3
 
     client = boto3.client(
-        "s3", endpoint_url=s3_endpoint(stack), region_name="us-east-1",
-        aws_access_key_id="testing", aws_secret_access_key="testing",
+        "s3",
+        endpoint_url=s3_endpoint(stack),
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
     )
     existing = {bucket["Name"] for bucket in client.list_buckets().get("Buckets", [])}
     for bucket in S3_BUCKETS:
@@ -339,7 +410,9 @@ def environment(stack: Stack) -> dict[str, str]:
 def write_env_file(stack: Stack) -> None:
     stack.env_file.parent.mkdir(parents=True, exist_ok=True)
     lines = [f"export {name}={shlex.quote(value)}" for name, value in environment(stack).items()]
-    stack.env_file.write_text("# Written by scripts/stack.py: local stack only, no secrets.\n" + "\n".join(lines) + "\n")
+    stack.env_file.write_text(
+        "# Written by scripts/stack.py: local stack only, no secrets.\n" + "\n".join(lines) + "\n"
+    )
 
 
 def migrate_airflow_db(stack: Stack) -> None:
@@ -353,7 +426,9 @@ def migrate_airflow_db(stack: Stack) -> None:
     stack.airflow_home.mkdir(parents=True, exist_ok=True)
     log("migrating the Airflow metadata database (once)")
     env = {**os.environ, **environment(stack)}
-    subprocess.run([str(VENV_BIN / "airflow"), "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [str(VENV_BIN / "airflow"), "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL
+    )
     stamp.write_text(version + "\n")
 
 
@@ -400,7 +475,9 @@ def status(stack: Stack) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", choices=sorted(DEFAULT_PORTS), default="demo")
-    parser.add_argument("--no-migrate", action="store_true", help="do not migrate the Airflow metadata database")
+    parser.add_argument(
+        "--no-migrate", action="store_true", help="do not migrate the Airflow metadata database"
+    )
     parser.add_argument("command", choices=["up", "down", "status", "env"])
     args = parser.parse_args(argv)
     stack = stack_for(args.profile)

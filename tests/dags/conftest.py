@@ -29,7 +29,9 @@ def run_dag_test(dag_id: str, logical_date: str, conf: dict | None = None, timeo
     command = [AIRFLOW, "dags", "test", dag_id, logical_date]
     if conf:
         command += ["-c", json.dumps(conf)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=REPO, env=os.environ.copy())
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=timeout, cwd=REPO, env=os.environ.copy()
+    )
     output = result.stdout + result.stderr
     finished = re.findall(r"DagRun Finished: .*?state=(\w+)", output)
     return DagTestRun(dag_id, result.returncode, finished[-1] if finished else None, output)
@@ -44,12 +46,23 @@ def airflow_metadata_db():
     return Path(home)
 
 
-def generate_demo_data(out: Path, *, seed: int = 7, courses: int = 2, days: int = 2, events_per_day: int = 60) -> Path:
+def generate_demo_data(
+    out: Path, *, seed: int = 7, courses: int = 2, days: int = 2, events_per_day: int = 60
+) -> Path:
     """Run the demo-data generator into ``out`` (small sizes, deterministic)."""
     command = [
-        sys.executable, str(REPO / "scripts" / "generate_demo_data.py"),
-        "--seed", str(seed), "--courses", str(courses), "--days", str(days),
-        "--events-per-day", str(events_per_day), "--out", str(out),
+        sys.executable,
+        str(REPO / "scripts" / "generate_demo_data.py"),
+        "--seed",
+        str(seed),
+        "--courses",
+        str(courses),
+        "--days",
+        str(days),
+        "--events-per-day",
+        str(events_per_day),
+        "--out",
+        str(out),
     ]
     subprocess.run(command, check=True, capture_output=True, timeout=300)
     return out

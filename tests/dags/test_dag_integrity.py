@@ -37,7 +37,9 @@ def test_dag_files_exist():
 
 
 def test_no_import_errors(dag_bag):
-    assert dag_bag.import_errors == {}, "\n".join(f"{path}: {error}" for path, error in dag_bag.import_errors.items())
+    assert dag_bag.import_errors == {}, "\n".join(
+        f"{path}: {error}" for path, error in dag_bag.import_errors.items()
+    )
 
 
 def test_one_dag_per_file_named_after_its_dag_id(dag_bag):
@@ -76,7 +78,13 @@ def test_every_param_has_a_type_and_a_description(dag_bag):
 def test_no_airflow2_idioms_in_dag_files():
     for path in DAG_FILES:
         source = path.read_text()
-        for idiom in ("schedule_interval", "execution_date", "airflow.decorators", "airflow.operators.python", "days_ago("):
+        for idiom in (
+            "schedule_interval",
+            "execution_date",
+            "airflow.decorators",
+            "airflow.operators.python",
+            "days_ago(",
+        ):
             assert idiom not in source, f"{path.name}: uses {idiom}"
 
 
@@ -108,5 +116,7 @@ def test_dag_file_imports_quickly(path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     seconds = float(result.stdout.strip().splitlines()[-1])
-    print(f"{path.name}: imports in {seconds * 1000:.0f} ms (whole interpreter {time.perf_counter() - started:.1f} s)")
+    print(
+        f"{path.name}: imports in {seconds * 1000:.0f} ms (whole interpreter {time.perf_counter() - started:.1f} s)"
+    )
     assert seconds < PARSE_BUDGET_SECONDS, f"{path.name} took {seconds:.2f}s to import"

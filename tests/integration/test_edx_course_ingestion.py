@@ -125,7 +125,10 @@ def test_bad_input_is_reported_and_the_rest_loads(tmp_path, mongo_client, course
     assert summary.skipped_files == [
         "TestX-BAD101-2024_T1-some_new_table-prod-analytics.sql (table 'some_new_table' is not ingested)"
     ]
-    errors = {(e["file"].split("-")[3], e["line"], e["field"], e["reason"]) for e in database[ERRORS_COLLECTION].find({})}
+    errors = {
+        (e["file"].split("-")[3], e["line"], e["field"], e["reason"])
+        for e in database[ERRORS_COLLECTION].find({})
+    }
     assert ("auth_user", 3, None, "wrong field count") in errors
     assert any(table == "auth_user" and line == 5 and field == "id" for table, line, field, _ in errors)
     assert ("student_courseenrollment", 3, None, "not UTF-8") in errors
@@ -171,7 +174,9 @@ def test_large_table_streams_in_batches(tmp_path, mongo_client, course_database)
     package.mkdir()
     rows = 5000
     with open(package / "TestX-BIG101-2024_T1-courseware_studentmodule-prod.sql", "w") as handle:
-        handle.write("id\tmodule_type\tmodule_id\tstudent_id\tstate\tgrade\tcreated\tmodified\tmax_grade\tdone\tcourse_id\n")
+        handle.write(
+            "id\tmodule_type\tmodule_id\tstudent_id\tstate\tgrade\tcreated\tmodified\tmax_grade\tdone\tcourse_id\n"
+        )
         for row in range(1, rows + 1):
             handle.write(
                 f'{row}\tproblem\tblock-v1:TestX+BIG101+2024_T1+type@problem+block@p{row % 7}\t{row % 50}\t{{"attempts": {row % 3}}}'
@@ -185,7 +190,11 @@ def test_large_table_streams_in_batches(tmp_path, mongo_client, course_database)
     assert summary.loaded == {"courseware_studentmodule": rows}
     assert database["courseware_studentmodule"].count_documents({"student_id": 7}) == rows // 50
     assert database["courseware_studentmodule"].find_one({"id": 10})["state"] == {"attempts": 1}
-    indexed = {key for index in database["courseware_studentmodule"].index_information().values() for key, _ in index["key"]}
+    indexed = {
+        key
+        for index in database["courseware_studentmodule"].index_information().values()
+        for key, _ in index["key"]
+    }
     assert {"student_id", "course_id", "module_id"} <= indexed
 
 

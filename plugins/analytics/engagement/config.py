@@ -26,7 +26,9 @@ class ActiveUserRule:
 
     def __post_init__(self) -> None:
         if self.measure not in ACTIVE_MEASURES:
-            raise ValueError(f"active_user_rule.measure must be one of {ACTIVE_MEASURES}, not {self.measure!r}")
+            raise ValueError(
+                f"active_user_rule.measure must be one of {ACTIVE_MEASURES}, not {self.measure!r}"
+            )
         if self.minimum < 1:
             raise ValueError("active_user_rule.minimum must be at least 1")
 

@@ -24,7 +24,13 @@ from analytics.edx.course_structure import flatten_course_structure
 from analytics.edx.extended_json import iter_forum_documents
 from analytics.edx.naming import course_database_name
 from analytics.edx.package import CoursePackage, PackageFile, discover_package
-from analytics.edx.tables import COURSE_STRUCTURE_COLLECTION, FORUM_COLLECTION, TABLE_COLLECTIONS, collection_for_table, iter_table_documents
+from analytics.edx.tables import (
+    COURSE_STRUCTURE_COLLECTION,
+    FORUM_COLLECTION,
+    TABLE_COLLECTIONS,
+    collection_for_table,
+    iter_table_documents,
+)
 from analytics.rejections import Rejection
 from analytics.stores.mongo import DEFAULT_BATCH_SIZE, MongoBatchWriter, mongo_client, replace_collection
 
@@ -83,7 +89,9 @@ class _RejectionSink:
         if self._logged_per_file[rejection.file] < REJECTIONS_LOGGED_PER_FILE:
             log.warning("rejected %s", rejection)
         elif self._logged_per_file[rejection.file] == REJECTIONS_LOGGED_PER_FILE:
-            log.warning("%s: more rejections in this file; all are stored in %s", rejection.file, ERRORS_COLLECTION)
+            log.warning(
+                "%s: more rejections in this file; all are stored in %s", rejection.file, ERRORS_COLLECTION
+            )
         self._logged_per_file[rejection.file] += 1
         self.writer.add({"course_id": self.course_id, **asdict(rejection), "message": str(rejection)})
 
@@ -122,7 +130,9 @@ def _documents_for(package_file: PackageFile, sink: _RejectionSink) -> tuple[str
     return collection, _accepted(iter_table_documents(package_file.path, package_file.table or ""), sink)
 
 
-def ingest_course_package(course: CoursePackage, client: Any, batch_size: int = DEFAULT_BATCH_SIZE) -> CourseIngestionSummary:
+def ingest_course_package(
+    course: CoursePackage, client: Any, batch_size: int = DEFAULT_BATCH_SIZE
+) -> CourseIngestionSummary:
     """Replace the course database's collections with the contents of its package files.
 
     Collections the package has no file for are dropped, so the database mirrors the package
@@ -130,21 +140,29 @@ def ingest_course_package(course: CoursePackage, client: Any, batch_size: int = 
     """
     course_id = course.course.course_id
     database = client[course_database_name(course.course)]
-    summary = CourseIngestionSummary(course_id=course_id, database=database.name, files_found=len(course.files))
+    summary = CourseIngestionSummary(
+        course_id=course_id, database=database.name, files_found=len(course.files)
+    )
     database[ERRORS_COLLECTION].drop()
     with MongoBatchWriter(database[ERRORS_COLLECTION], batch_size=batch_size) as error_writer:
         sink = _RejectionSink(error_writer, course_id)
         for package_file in sorted(course.files, key=lambda f: f.path.name):
             target = _documents_for(package_file, sink)
             if target is None:
-                summary.skipped_files.append(f"{package_file.path.name} (table '{package_file.table}' is not ingested)")
+                summary.skipped_files.append(
+                    f"{package_file.path.name} (table '{package_file.table}' is not ingested)"
+                )
                 log.info("skipping %s: table %r is not ingested", package_file.path.name, package_file.table)
                 continue
             collection, documents = target
             if collection in summary.loaded:
-                raise ValueError(f"{course_id}: two files map to collection {collection!r} ({package_file.path.name})")
+                raise ValueError(
+                    f"{course_id}: two files map to collection {collection!r} ({package_file.path.name})"
+                )
             log.info("loading %s into %s.%s", package_file.path.name, database.name, collection)
-            counts = replace_collection(database[collection], documents, COLLECTION_INDEXES.get(collection, ()), batch_size)
+            counts = replace_collection(
+                database[collection], documents, COLLECTION_INDEXES.get(collection, ()), batch_size
+            )
             summary.loaded[collection] = counts.inserted
             log.info("loaded %d documents into %s.%s", counts.inserted, database.name, collection)
     for collection in COURSE_COLLECTIONS:
@@ -174,7 +192,13 @@ class DiscoverEdxCoursesOperator(BaseOperator):
         for name, reason in inventory.ignored:
             self.log.warning("ignored %s: %s", name, reason)
         keys = [course.course.package_key for course in inventory.courses]
-        self.log.info("found %d course(s) in %s: %s (%d file(s) ignored)", len(keys), directory, ", ".join(keys), len(inventory.ignored))
+        self.log.info(
+            "found %d course(s) in %s: %s (%d file(s) ignored)",
+            len(keys),
+            directory,
+            ", ".join(keys),
+            len(inventory.ignored),
+        )
         if not keys:
             raise ValueError(f"no edX course files found in {directory}")
         return keys
@@ -215,7 +239,9 @@ class IngestEdxCourseOperator(BaseOperator):
 
 def _existing_directory(path: str) -> Path:
     if not path:
-        raise ValueError("no package directory: set the `package_dir` param or the `edx_package_dir` Variable")
+        raise ValueError(
+            "no package directory: set the `package_dir` param or the `edx_package_dir` Variable"
+        )
     directory = Path(path).expanduser()
     if not directory.is_dir():
         raise FileNotFoundError(f"package directory {directory} does not exist")
@@ -238,5 +264,10 @@ def summarize_ingestion(summaries: list[dict[str, Any]]) -> dict[str, Any]:
         "loaded_by_collection": dict(loaded),
         "rejected_by_reason": dict(rejected),
     }
-    log.info("%d course(s), %d documents loaded, %d rows rejected", totals["courses"], totals["documents_loaded"], sum(rejected.values()))
+    log.info(
+        "%d course(s), %d documents loaded, %d rows rejected",
+        totals["courses"],
+        totals["documents_loaded"],
+        sum(rejected.values()),
+    )
     return totals

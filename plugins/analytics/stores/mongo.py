@@ -52,7 +52,9 @@ class MongoBatchWriter:
     Use it as a context manager so the last partial batch is flushed.
     """
 
-    def __init__(self, collection: Collection, mode: str = "insert", batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+    def __init__(
+        self, collection: Collection, mode: str = "insert", batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> None:
         if mode not in ("insert", "upsert"):
             raise ValueError(f"mode must be 'insert' or 'upsert', not {mode!r}")
         self.collection = collection
