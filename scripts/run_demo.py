@@ -46,6 +46,7 @@ def demo_data_dir() -> Path:
 def summarize_course_ingestion() -> list[str]:
     from analytics.edx.naming import course_database_name
     from analytics.edx.package import discover_package
+    from analytics.edx.tables import collection_for_table
     from analytics.operators.edx import COURSE_COLLECTIONS, ERRORS_COLLECTION
 
     inventory = discover_package(demo_data_dir() / "package")
@@ -60,6 +61,9 @@ def summarize_course_ingestion() -> list[str]:
                 reasons[error["reason"]] = reasons.get(error["reason"], 0) + 1
             rejected = ", ".join(f"{count} {reason}" for reason, count in reasons.items()) or "none"
             lines.append(f"    rejected: {rejected} (details in {database.name}.{ERRORS_COLLECTION})")
+            skipped = [f.table for f in course.files if f.table and collection_for_table(f.table) is None]
+            if skipped:
+                lines.append(f"    skipped (tables not ingested): {', '.join(skipped)}")
     if inventory.ignored:
         lines.append(f"files ignored in the package: {', '.join(name for name, _ in inventory.ignored)}")
     return lines

@@ -210,9 +210,11 @@ def test_a_studentmodule_row_is_typed(tmp_path: Path) -> None:
     ]
 
 
-def test_user_id_map_types_hash_id_and_id_but_not_username(tmp_path: Path) -> None:
-    path = write_table(tmp_path, "hash_id\tid\tusername\n123456\t1\t007\n")
-    assert read_table(path, "user_id_map") == [{"hash_id": 123456, "id": 1, "username": "007"}]
+def test_user_id_map_keeps_the_hex_hash_id_and_types_the_user_id(tmp_path: Path) -> None:
+    path = write_table(tmp_path, "hash_id\tid\tusername\n5f1d0a9e3c2b4a8f9e7d6c5b4a3f2e1d\t1\t007\n")
+    assert read_table(path, "user_id_map") == [{"hash_id": "5f1d0a9e3c2b4a8f9e7d6c5b4a3f2e1d", "id": 1, "username": "007"}]
+    newer = write_table(tmp_path, "hash_id\tuser_id\tusername\n00ff\t2\tana\n")
+    assert read_table(newer, "user_id_map") == [{"hash_id": "00ff", "user_id": 2, "username": "ana"}]
 
 
 def test_null_and_escapes_inside_rows(tmp_path: Path) -> None:
@@ -241,10 +243,10 @@ def test_a_bad_int_rejects_the_row_naming_the_field(tmp_path: Path) -> None:
 def test_a_row_with_the_wrong_field_count_is_rejected_and_the_rest_loads(tmp_path: Path) -> None:
     path = write_table(tmp_path, "id\tuser_id\n1\t2\n3\t4\t5\n6\n7\t8\n")
     assert read_table(path, "user_id_map") == [
-        {"id": 1, "user_id": "2"},
+        {"id": 1, "user_id": 2},
         Rejection("t.sql", 3, "wrong field count", detail="expected 2 fields, got 3"),
         Rejection("t.sql", 4, "wrong field count", detail="expected 2 fields, got 1"),
-        {"id": 7, "user_id": "8"},
+        {"id": 7, "user_id": 8},
     ]
 
 

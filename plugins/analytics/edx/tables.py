@@ -72,7 +72,8 @@ TABLE_SCHEMAS: dict[str, dict[str, str]] = {
         "created": DATETIME,
         "is_active": BOOL,
     },
-    "user_id_map": {"hash_id": INT, "id": INT},
+    # hash_id is the anonymous user id, a 32-character hex string; newer exports name `id` `user_id`.
+    "user_id_map": {"id": INT, "user_id": INT},
 }
 
 _NULL_MARKERS = ("NULL", "\\N")  # batch-mode NULL, and SELECT ... INTO OUTFILE's NULL

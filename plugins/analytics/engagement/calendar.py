@@ -16,8 +16,17 @@ Monday run does not depend on task order inside a run, and its week has been ove
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+if __name__ == "calendar":
+    # Airflow's plugin loader also executes every .py file under plugins/ as a top-level module
+    # named after the file, which would put this module in place of the standard library's
+    # `calendar` for the whole process. Hand the name back (plugins/.airflowignore with
+    # `analytics/` avoids the double import altogether).
+    del sys.modules[__name__]
+    import calendar as _standard_calendar  # noqa: F401  (re-registers the standard module)
 
 ONE_DAY = timedelta(days=1)
 ONE_WEEK = timedelta(days=7)

@@ -216,8 +216,9 @@ def enrich_events(
 ) -> EnrichResult:
     """Fill week, day, agence, department and region of the target's events of ``[start, end)``.
 
-    Adds the columns first when any is missing. One transaction; idempotent (a rerun rewrites
-    no row unless the reference tables changed in between).
+    Adds the columns first when any is missing (and the table, when load_events never ran).
+    One transaction; idempotent (a rerun rewrites no row unless the reference tables changed
+    in between). The geography is the reference tables' as they are when the step runs.
     """
     interval = EventInterval(start, end)
     zone(config.timezone)  # fail early, with a clear message, on a misspelt zone
@@ -227,6 +228,7 @@ def enrich_events(
     with target_conn.transaction():
         schema_changed = bool(postgres.missing_columns(target_conn, config.event_table, ENRICHMENT_COLUMNS))
         if schema_changed:
+            ensure_event_table(target_conn, config)
             postgres.run_sql_file(target_conn, ENRICH_EVENTS_SCHEMA_SQL, identifiers=table)
         rows = postgres.run_sql_file(
             target_conn,

@@ -1,0 +1,372 @@
+"""A real, local Airflow (api-server, scheduler, dag-processor) for tests that need one, e.g. backfills.
+
+``airflow dags test`` runs one DAG run in-process; a backfill needs the whole machinery: the
+dag-processor serialises the DAGs, the scheduler (LocalExecutor) queues the backfill's runs, and
+the task processes report to the api-server's Execution API. ``airflow_services(...)`` starts
+those three as local processes against a SQLite metadata database (each in its own process group,
+logs under ``AIRFLOW_HOME/services-logs/``), waits until the api-server answers and the scheduler
+and dag-processor heartbeat, and on exit stops exactly those process groups (SIGTERM, then
+SIGKILL). The object it yields drives the REST API: ``wait_for_dag_serialized``, ``unpause``,
+``create_backfill`` and ``wait_for_backfill``. The REST API needs no login because the simple
+auth manager runs with ``simple_auth_manager_all_admins``; scheduled (non-backfill) runs are
+switched off with ``[scheduler] use_job_schedule = False``, so unpausing a DAG starts nothing but
+the backfill. Local tests only: the api-server listens on 127.0.0.1 with a throwaway JWT secret.
+The port is 28080 unless ``ANALYTICS_TEST_API_PORT`` says otherwise; the scheduler's log server
+takes the next port.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+AIRFLOW = str(Path(sys.executable).parent / "airflow")
+DEFAULT_API_PORT = 28080
+API_PORT_VARIABLE = "ANALYTICS_TEST_API_PORT"
+SERVICES = ("api-server", "scheduler", "dag-processor")
+MAX_WAIT_SECONDS = 300
+STOP_TIMEOUT_SECONDS = 20
+POLL_SECONDS = 1.0
+FINISHED_RUN_STATES = ("success", "failed")
+
+
+class AirflowServicesError(RuntimeError):
+    """A service did not come up, died, or a wait ran out; the message carries the log tails."""
+
+
+@dataclass(frozen=True)
+class BackfillRun:
+    """One DAG run of a backfill, as the REST API reports it."""
+
+    run_id: str
+    logical_date: datetime
+    data_interval_start: datetime
+    data_interval_end: datetime
+    state: str
+
+
+def api_port() -> int:
+    """The api-server port for tests: ``ANALYTICS_TEST_API_PORT`` or 28080."""
+    return int(os.environ.get(API_PORT_VARIABLE, DEFAULT_API_PORT))
+
+
+def services_environment(
+    airflow_home: Path, env: Mapping[str, str], *, port: int, dags_folder: Path | None = None
+) -> dict[str, str]:
+    """``env`` plus the settings the three services need to run together on SQLite."""
+    base_url = f"http://127.0.0.1:{port}"
+    return {
+        **env,
+        "AIRFLOW_HOME": str(airflow_home),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder or env.get("AIRFLOW__CORE__DAGS_FOLDER", "")),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        # LocalExecutor is the executor Airflow 3 has for SQLite; with fork it starts all its
+        # `parallelism` workers at once, so keep the pool small.
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        # Task processes report to the Execution API with a JWT the scheduler signs: every
+        # service must share one secret and know where the api-server listens.
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base_url}/execution/",
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+        "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__BASE_URL": base_url,
+        "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW__CORE__AUTH_MANAGER": (
+            "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+        ),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(port + 1),
+        # Only the backfill's runs: unpausing a DAG must not also start its scheduled runs.
+        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+    }
+
+
+def migrate_metadata_db(airflow_home: Path, env: Mapping[str, str]) -> None:
+    """Create a fresh SQLite metadata database in ``airflow_home`` (``airflow db migrate``, ~10 s)."""
+    airflow_home.mkdir(parents=True, exist_ok=True)
+    database = f"sqlite:///{airflow_home / 'airflow.db'}"
+    result = subprocess.run(
+        [AIRFLOW, "db", "migrate"],
+        env={**env, "AIRFLOW_HOME": str(airflow_home), "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database},
+        capture_output=True,
+        text=True,
+        timeout=MAX_WAIT_SECONDS,
+    )
+    if result.returncode != 0:
+        raise AirflowServicesError(f"airflow db migrate failed:\n{_tail(result.stdout + result.stderr)}")
+
+
+def _tail(text: str, lines: int = 40) -> str:
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError(f"{moment} has no time zone: backfill dates must be timezone-aware")
+    return moment.isoformat()
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+class AirflowServices:
+    """The running services of one ``airflow_services`` block, and the REST calls tests need."""
+
+    def __init__(self, airflow_home: Path, env: Mapping[str, str], port: int) -> None:
+        self.airflow_home = airflow_home
+        self.env = dict(env)
+        self.port = port
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.logs_dir = airflow_home / "services-logs"
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    # ------------------------------------------------------------ processes
+
+    def start(self) -> None:
+        for port in (self.port, self.port + 1):
+            if _port_answers(port):
+                raise AirflowServicesError(
+                    f"port {port} is taken (another Airflow?): set {API_PORT_VARIABLE} to a free port"
+                )
+        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        for service in SERVICES:
+            with open(self.logs_dir / f"{service}.log", "ab") as log_handle:
+                self.processes[service] = subprocess.Popen(
+                    [AIRFLOW, service],
+                    env=self.env,
+                    stdout=log_handle,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                    cwd=self.airflow_home,
+                )
+
+    def stop(self) -> None:
+        """SIGTERM each service's process group, then SIGKILL what is left after a timeout."""
+        for process in self.processes.values():
+            _signal_group(process, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+        # The leader may be gone while its children (executor workers, task processes) linger.
+        for process in self.processes.values():
+            _signal_group(process, signal.SIGKILL)
+            process.wait()
+
+    def logs_tail(self, lines: int = 30) -> str:
+        """The last lines of each service log, for failure messages."""
+        parts = []
+        for service in SERVICES:
+            path = self.logs_dir / f"{service}.log"
+            text = path.read_text(errors="replace") if path.exists() else "(no log)"
+            parts.append(f"----- {service} ({path}) -----\n{_tail(text, lines)}")
+        return "\n".join(parts)
+
+    def _check_alive(self) -> None:
+        dead = {name: p.returncode for name, p in self.processes.items() if p.poll() is not None}
+        if dead:
+            raise AirflowServicesError(f"services exited: {dead}\n{self.logs_tail()}")
+
+    def _fail(self, message: str) -> AirflowServicesError:
+        return AirflowServicesError(f"{message}\n{self.logs_tail()}")
+
+    # ------------------------------------------------------------ REST API
+
+    def request(self, method: str, path: str, body: Any = None, query: Mapping[str, Any] | None = None) -> Any:
+        """Call the REST API (``/api/v2/...``) and return the decoded JSON answer."""
+        url = f"{self.base_url}{path}"
+        if query:
+            url += "?" + urllib.parse.urlencode(query, doseq=True)
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            url, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                payload = response.read()
+        except urllib.error.HTTPError as error:
+            detail = error.read().decode(errors="replace")
+            raise AirflowServicesError(f"{method} {path} answered {error.code}: {detail}") from error
+        return json.loads(payload) if payload else None
+
+    def health(self) -> dict:
+        return self.request("GET", "/api/v2/monitor/health")
+
+    def wait_until_healthy(self, timeout: float = 180) -> None:
+        """Wait until the api-server answers and the scheduler and dag-processor heartbeat."""
+        deadline = time.monotonic() + min(timeout, MAX_WAIT_SECONDS)
+        last = "no answer yet"
+        while time.monotonic() < deadline:
+            self._check_alive()
+            try:
+                health = self.health()
+            except (OSError, AirflowServicesError) as error:
+                last = repr(error)
+            else:
+                last = json.dumps(health)
+                components = ("metadatabase", "scheduler", "dag_processor")
+                if all(health.get(name, {}).get("status") == "healthy" for name in components):
+                    return
+            time.sleep(POLL_SECONDS)
+        raise self._fail(f"the services were not healthy within {timeout:.0f}s (last health: {last})")
+
+    def import_errors(self) -> list[dict]:
+        return self.request("GET", "/api/v2/importErrors", query={"limit": 100})["import_errors"]
+
+    def wait_for_dag_serialized(self, dag_id: str, timeout: float = 120) -> None:
+        """Wait until the dag-processor has parsed and stored ``dag_id``; fail on its import error."""
+        deadline = time.monotonic() + min(timeout, MAX_WAIT_SECONDS)
+        while time.monotonic() < deadline:
+            self._check_alive()
+            try:
+                self.request("GET", f"/api/v2/dags/{dag_id}/details")
+                return
+            except AirflowServicesError as error:
+                if " answered 404" not in str(error):
+                    raise
+            own_errors = [e for e in self.import_errors() if Path(e["filename"]).stem == dag_id]
+            if own_errors:
+                raise AirflowServicesError(f"{dag_id} does not import:\n{own_errors[0]['stack_trace']}")
+            time.sleep(POLL_SECONDS)
+        raise self._fail(
+            f"{dag_id} was not serialised within {timeout:.0f}s; import errors: {self.import_errors()}"
+        )
+
+    def unpause(self, dag_id: str) -> None:
+        """Unpause ``dag_id``: the scheduler runs no task of a paused DAG, backfills included."""
+        self.request("PATCH", f"/api/v2/dags/{dag_id}", body={"is_paused": False})
+
+    def create_backfill(
+        self,
+        dag_id: str,
+        from_date: datetime,
+        to_date: datetime,
+        *,
+        reprocess_behavior: str = "none",
+        max_active_runs: int = 10,
+        dag_run_conf: dict | None = None,
+        run_backwards: bool = False,
+    ) -> int:
+        """Create a backfill of the runs whose logical date is in [from_date, to_date]; return its id.
+
+        Dates must be timezone-aware; a DAG on a ``Europe/Paris`` timetable has logical dates at
+        Paris midnight, i.e. 23:00 or 22:00 UTC the day before. ``reprocess_behavior`` is
+        ``none``, ``failed`` or ``completed`` (whether existing runs are run again).
+        """
+        backfill = self.request(
+            "POST",
+            "/api/v2/backfills",
+            body={
+                "dag_id": dag_id,
+                "from_date": _iso(from_date),
+                "to_date": _iso(to_date),
+                "reprocess_behavior": reprocess_behavior,
+                "max_active_runs": max_active_runs,
+                "dag_run_conf": dag_run_conf or {},
+                "run_backwards": run_backwards,
+            },
+        )
+        return backfill["id"]
+
+    def backfill_runs(self, backfill_id: int) -> list[BackfillRun]:
+        """The backfill runs of the backfill's DAG whose logical date is in the backfill's range."""
+        backfill = self.request("GET", f"/api/v2/backfills/{backfill_id}")
+        answer = self.request(
+            "GET",
+            f"/api/v2/dags/{backfill['dag_id']}/dagRuns",
+            query={
+                "run_type": "backfill",
+                "logical_date_gte": backfill["from_date"],
+                "logical_date_lte": backfill["to_date"],
+                "order_by": "logical_date",
+                "limit": 100,
+            },
+        )
+        return [
+            BackfillRun(
+                run_id=run["dag_run_id"],
+                logical_date=_parse_time(run["logical_date"]),
+                data_interval_start=_parse_time(run["data_interval_start"]),
+                data_interval_end=_parse_time(run["data_interval_end"]),
+                state=run["state"],
+            )
+            for run in answer["dag_runs"]
+        ]
+
+    def wait_for_backfill(self, backfill_id: int, timeout: float = MAX_WAIT_SECONDS) -> list[BackfillRun]:
+        """Wait until the scheduler marks the backfill complete; return its runs, oldest first."""
+        deadline = time.monotonic() + min(timeout, MAX_WAIT_SECONDS)
+        while time.monotonic() < deadline:
+            self._check_alive()
+            backfill = self.request("GET", f"/api/v2/backfills/{backfill_id}")
+            if backfill["completed_at"] is not None:
+                return self.backfill_runs(backfill_id)
+            time.sleep(POLL_SECONDS)
+        states = [(run.run_id, run.state) for run in self.backfill_runs(backfill_id)]
+        raise self._fail(f"backfill {backfill_id} did not complete within {timeout:.0f}s; runs: {states}")
+
+
+def _port_answers(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _signal_group(process: subprocess.Popen, signum: int) -> None:
+    try:
+        os.killpg(process.pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+@contextmanager
+def airflow_services(
+    airflow_home: Path,
+    env: Mapping[str, str],
+    *,
+    port: int | None = None,
+    dags_folder: Path | None = None,
+    overrides: Mapping[str, str] | None = None,
+    startup_timeout: float = 180,
+) -> Iterator[AirflowServices]:
+    """Run api-server, scheduler and dag-processor on the migrated database in ``airflow_home``.
+
+    ``env`` is the base environment (e.g. ``os.environ`` with the test stack's connections);
+    ``dags_folder`` replaces its ``AIRFLOW__CORE__DAGS_FOLDER``; ``overrides`` (e.g.
+    ``{"AIRFLOW__CORE__PARALLELISM": "8"}``) go on top of everything the harness sets.
+    """
+    port = port or api_port()
+    environment = {
+        **services_environment(airflow_home, env, port=port, dags_folder=dags_folder),
+        **(overrides or {}),
+    }
+    services = AirflowServices(airflow_home, environment, port)
+    try:
+        services.start()
+        services.wait_until_healthy(startup_timeout)
+        yield services
+    finally:
+        services.stop()
