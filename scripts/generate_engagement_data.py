@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO / "plugins") not in sys.path:
     sys.path.insert(0, str(REPO / "plugins"))
 
-from analytics.engagement.calendar import day_bounds_in_zone, zone  # noqa: E402
+from analytics.engagement.weeks import day_bounds_in_zone, zone  # noqa: E402
 from analytics.engagement.config import SQL_DIR  # noqa: E402
 from analytics.engagement.events import EVENT_COLUMNS  # noqa: E402
 

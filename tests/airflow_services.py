@@ -43,6 +43,7 @@ MAX_WAIT_SECONDS = 300
 STOP_TIMEOUT_SECONDS = 20
 POLL_SECONDS = 1.0
 FINISHED_RUN_STATES = ("success", "failed")
+BACKFILL_MARK_WAIT_SECONDS = 60
 
 
 class AirflowServicesError(RuntimeError):
@@ -83,7 +84,7 @@ def services_environment(
         # Task processes report to the Execution API with a JWT the scheduler signs: every
         # service must share one secret and know where the api-server listens.
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base_url}/execution/",
-        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(64),  # HS512 wants >= 64 bytes
         "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(port),
@@ -171,6 +172,9 @@ class AirflowServices:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 pass
+        stubborn = [name for name, process in self.processes.items() if process.poll() is None]
+        if stubborn:
+            print(f"[airflow_services] SIGKILL after {STOP_TIMEOUT_SECONDS}s: {stubborn}", file=sys.stderr)
         # The leader may be gone while its children (executor workers, task processes) linger.
         for process in self.processes.values():
             _signal_group(process, signal.SIGKILL)
@@ -195,7 +199,9 @@ class AirflowServices:
 
     # ------------------------------------------------------------ REST API
 
-    def request(self, method: str, path: str, body: Any = None, query: Mapping[str, Any] | None = None) -> Any:
+    def request(
+        self, method: str, path: str, body: Any = None, query: Mapping[str, Any] | None = None
+    ) -> Any:
         """Call the REST API (``/api/v2/...``) and return the decoded JSON answer."""
         url = f"{self.base_url}{path}"
         if query:
@@ -276,20 +282,25 @@ class AirflowServices:
         Paris midnight, i.e. 23:00 or 22:00 UTC the day before. ``reprocess_behavior`` is
         ``none``, ``failed`` or ``completed`` (whether existing runs are run again).
         """
-        backfill = self.request(
-            "POST",
-            "/api/v2/backfills",
-            body={
-                "dag_id": dag_id,
-                "from_date": _iso(from_date),
-                "to_date": _iso(to_date),
-                "reprocess_behavior": reprocess_behavior,
-                "max_active_runs": max_active_runs,
-                "dag_run_conf": dag_run_conf or {},
-                "run_backwards": run_backwards,
-            },
-        )
-        return backfill["id"]
+        body = {
+            "dag_id": dag_id,
+            "from_date": _iso(from_date),
+            "to_date": _iso(to_date),
+            "reprocess_behavior": reprocess_behavior,
+            "max_active_runs": max_active_runs,
+            "dag_run_conf": dag_run_conf or {},
+            "run_backwards": run_backwards,
+        }
+        # One active backfill per DAG, and the scheduler marks a finished one complete only every
+        # 30 s: a 409 right after the previous backfill's runs ended is worth a short wait.
+        deadline = time.monotonic() + BACKFILL_MARK_WAIT_SECONDS
+        while True:
+            try:
+                return self.request("POST", "/api/v2/backfills", body=body)["id"]
+            except AirflowServicesError as error:
+                if " answered 409" not in str(error) or time.monotonic() > deadline:
+                    raise
+            time.sleep(POLL_SECONDS)
 
     def backfill_runs(self, backfill_id: int) -> list[BackfillRun]:
         """The backfill runs of the backfill's DAG whose logical date is in the backfill's range."""
@@ -317,16 +328,21 @@ class AirflowServices:
         ]
 
     def wait_for_backfill(self, backfill_id: int, timeout: float = MAX_WAIT_SECONDS) -> list[BackfillRun]:
-        """Wait until the scheduler marks the backfill complete; return its runs, oldest first."""
+        """Wait until every run of the backfill has finished; return the runs, oldest first.
+
+        The runs exist as soon as ``create_backfill`` returns, so "all finished" is the end; the
+        scheduler stamps the backfill itself complete up to 30 s later (``create_backfill`` waits
+        for that if it needs to).
+        """
         deadline = time.monotonic() + min(timeout, MAX_WAIT_SECONDS)
         while time.monotonic() < deadline:
             self._check_alive()
-            backfill = self.request("GET", f"/api/v2/backfills/{backfill_id}")
-            if backfill["completed_at"] is not None:
-                return self.backfill_runs(backfill_id)
+            runs = self.backfill_runs(backfill_id)
+            if runs and all(run.state in FINISHED_RUN_STATES for run in runs):
+                return runs
             time.sleep(POLL_SECONDS)
         states = [(run.run_id, run.state) for run in self.backfill_runs(backfill_id)]
-        raise self._fail(f"backfill {backfill_id} did not complete within {timeout:.0f}s; runs: {states}")
+        raise self._fail(f"backfill {backfill_id} did not finish within {timeout:.0f}s; runs: {states}")
 
 
 def _port_answers(port: int) -> bool:

@@ -58,7 +58,16 @@ probe()
 '''
 
 
-def test_backfill_runs_three_weekly_intervals(tmp_path):
+def _interval_files(out: Path) -> dict[str, tuple[datetime, datetime]]:
+    """What the probe wrote: Paris week start -> (data interval start, data interval end)."""
+    files = {}
+    for path in sorted(out.iterdir()):
+        start, end = path.read_text().split()
+        files[path.stem] = (datetime.fromisoformat(start), datetime.fromisoformat(end))
+    return files
+
+
+def test_backfill_runs_three_weekly_intervals_then_reruns_one(tmp_path):
     started = time.monotonic()
     airflow_home = tmp_path / "airflow"
     dags_folder = tmp_path / "dags"
@@ -66,6 +75,8 @@ def test_backfill_runs_three_weekly_intervals(tmp_path):
     dags_folder.mkdir()
     out.mkdir()
     (dags_folder / f"{DAG_ID}.py").write_text(PROBE_DAG.format(out=str(out), dag_id=DAG_ID))
+    weeks = ["2024-01-01", "2024-01-08", "2024-01-15"]
+    paris_midnights = [datetime.fromisoformat(week).replace(tzinfo=PARIS) for week in weeks]
 
     migrate_metadata_db(airflow_home, os.environ)
     migrated = time.monotonic()
@@ -74,27 +85,36 @@ def test_backfill_runs_three_weekly_intervals(tmp_path):
         services.wait_for_dag_serialized(DAG_ID)
         services.unpause(DAG_ID)
         serialized = time.monotonic()
-        backfill_id = services.create_backfill(
-            DAG_ID, datetime(2024, 1, 1, tzinfo=PARIS), datetime(2024, 1, 15, tzinfo=PARIS)
-        )
+
+        backfill_id = services.create_backfill(DAG_ID, paris_midnights[0], paris_midnights[-1])
         runs = services.wait_for_backfill(backfill_id)
-        finished = time.monotonic()
+        first_done = time.monotonic()
+        assert [(run.logical_date, run.state) for run in runs] == [
+            (midnight, "success") for midnight in paris_midnights
+        ]
+        assert [run.data_interval_start for run in runs] == paris_midnights
+        files = _interval_files(out)
+        assert files == {
+            week: (run.data_interval_start, run.data_interval_end)
+            for week, run in zip(weeks, runs, strict=True)
+        }
+        assert all(start.astimezone(UTC).hour == 23 for start, _ in files.values())  # Paris, winter
+
+        # Reprocess the middle week: the same run is cleared and run again, no new run appears.
+        (out / f"{weeks[1]}.txt").unlink()
+        rerun_id = services.create_backfill(
+            DAG_ID, paris_midnights[1], paris_midnights[1], reprocess_behavior="completed"
+        )
+        reruns = services.wait_for_backfill(rerun_id)
+        second_done = time.monotonic()
+        assert [(run.run_id, run.state) for run in reruns] == [(runs[1].run_id, "success")]
+        assert _interval_files(out) == files
         every_run = services.request("GET", f"/api/v2/dags/{DAG_ID}/dagRuns")["dag_runs"]
+        assert len(every_run) == 3, "unpausing must not add scheduled runs to the backfill's"
     stopped = time.monotonic()
     print(
         f"\n[backfill harness] migrate {migrated - started:.1f}s, services healthy {healthy - migrated:.1f}s,"
-        f" dag serialised {serialized - healthy:.1f}s, backfill of {len(runs)} runs {finished - serialized:.1f}s,"
-        f" stop {stopped - finished:.1f}s, total {stopped - started:.1f}s"
+        f" dag serialised {serialized - healthy:.1f}s, backfill of 3 runs {first_done - serialized:.1f}s,"
+        f" rerun of 1 {second_done - first_done:.1f}s, stop {stopped - second_done:.1f}s,"
+        f" total {stopped - started:.1f}s"
     )
-
-    weeks = ["2024-01-01", "2024-01-08", "2024-01-15"]
-    expected_starts = [datetime.fromisoformat(week).replace(tzinfo=PARIS) for week in weeks]
-    assert [(run.logical_date, run.state) for run in runs] == [(start, "success") for start in expected_starts]
-    assert [run.data_interval_start for run in runs] == expected_starts
-    assert len(every_run) == 3, "unpausing must not add scheduled runs to the backfill's"
-    assert sorted(path.name for path in out.iterdir()) == [f"{week}.txt" for week in weeks]
-    for week, run in zip(weeks, runs, strict=True):
-        interval_start, interval_end = (Path(out / f"{week}.txt").read_text()).split()
-        assert datetime.fromisoformat(interval_start) == run.data_interval_start
-        assert datetime.fromisoformat(interval_end) == run.data_interval_end
-        assert datetime.fromisoformat(interval_start).astimezone(UTC).hour == 23  # Paris midnight in winter

@@ -25,7 +25,7 @@ import psycopg
 from airflow.sdk import BaseOperator
 from psycopg import sql
 
-from analytics.engagement.calendar import zone
+from analytics.engagement.weeks import zone
 from analytics.engagement.config import SQL_DIR, EngagementConfig, load_engagement_config
 from analytics.engagement.events import ENRICHMENT_COLUMNS, EVENT_COLUMNS, EventInterval, check_loaded_count
 from analytics.engagement.guard import check_copy_target, check_tables_not_copied, check_writable_target
@@ -342,3 +342,43 @@ class EnrichEventsOperator(_IntervalOperator):
         for line in result.log_lines():
             self.log.info(line)
         return result.as_summary()
+
+
+class ComputeWeeklyViewsOperator(_EngagementOperator):
+    """Recompute the four weekly views for one week (delete the week, insert it, per view).
+
+    ``week_start`` is a Monday (ISO date string or date). Every path that writes a week, the
+    weekly schedule, a backfill, a manual range or the daily DAG's Monday trigger, ends here.
+    """
+
+    template_fields: Sequence[str] = ("week_start", "target_conn_id")
+    ui_color = "#efe3f7"
+
+    def __init__(self, *, week_start: str | Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.week_start = week_start
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from datetime import date
+
+        from analytics.engagement.weekly_views import compute_week
+
+        config, _, target_conn_id = self._config_and_conn_ids()
+        week = (
+            self.week_start if isinstance(self.week_start, date) else date.fromisoformat(str(self.week_start))
+        )
+        check_writable_target(postgres.target_of(target_conn_id), config.production_database_names)
+        started = time.monotonic()
+        with postgres.connect(target_conn_id) as conn:
+            rows = compute_week(conn, week, config.active_user_rule)
+        seconds = time.monotonic() - started
+        for view, count in rows.items():
+            self.log.info("week %s: %d rows in %s", week, count, view)
+        self.log.info(
+            "week %s computed in %.1fs (active rule: %s >= %d)",
+            week,
+            seconds,
+            config.active_user_rule.measure,
+            config.active_user_rule.minimum,
+        )
+        return {"week": week.isoformat(), "rows": rows, "seconds": round(seconds, 2)}

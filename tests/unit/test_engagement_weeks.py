@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from analytics.engagement.calendar import (
+from analytics.engagement.weeks import (
     day_bounds_in_zone,
     last_year_weeks,
     local_day,
@@ -153,3 +153,64 @@ def test_run_day_of_a_paris_data_interval_decides_the_week() -> None:
     assert week_that_just_ended(run_day) == date(2024, 1, 1)
     # Read in UTC the same instant is a Sunday: the zone matters.
     assert week_that_just_ended(local_day(interval_start, "UTC")) is None
+
+
+def test_weeks_for_run_uses_the_interval_without_params():
+    from analytics.engagement.weeks import weeks_for_run
+
+    assert weeks_for_run(interval_start_day=date(2024, 3, 4), interval_end_day=date(2024, 3, 11)) == [
+        date(2024, 3, 4)
+    ]
+
+
+def test_weeks_for_run_prefers_an_explicit_range():
+    from analytics.engagement.weeks import weeks_for_run
+
+    weeks = weeks_for_run(
+        interval_start_day=date(2024, 3, 4),
+        interval_end_day=date(2024, 3, 11),
+        from_week=date(2024, 1, 1),
+        to_week=date(2024, 1, 15),
+    )
+    assert weeks == [date(2024, 1, 1), date(2024, 1, 8), date(2024, 1, 15)]
+    single = weeks_for_run(
+        interval_start_day=date(2024, 3, 4), interval_end_day=date(2024, 3, 11), from_week=date(2024, 1, 8)
+    )
+    assert single == [date(2024, 1, 8)]
+
+
+def test_weeks_for_run_last_year_gives_52_full_weeks_before_the_interval_end():
+    from analytics.engagement.weeks import weeks_for_run
+
+    weeks = weeks_for_run(
+        interval_start_day=date(2024, 3, 4), interval_end_day=date(2024, 3, 11), last_year=True
+    )
+    assert len(weeks) == 52
+    assert weeks[-1] == date(2024, 3, 4) and weeks[0] == date(2023, 3, 13)
+
+
+def test_weeks_for_run_rejects_contradictory_params():
+    import pytest
+
+    from analytics.engagement.weeks import weeks_for_run
+
+    with pytest.raises(ValueError, match="not both"):
+        weeks_for_run(
+            interval_start_day=date(2024, 3, 4),
+            interval_end_day=date(2024, 3, 11),
+            from_week=date(2024, 1, 1),
+            last_year=True,
+        )
+    with pytest.raises(ValueError, match="after"):
+        weeks_for_run(
+            interval_start_day=date(2024, 3, 4),
+            interval_end_day=date(2024, 3, 11),
+            from_week=date(2024, 1, 15),
+            to_week=date(2024, 1, 1),
+        )
+    with pytest.raises(ValueError, match="Monday"):
+        weeks_for_run(
+            interval_start_day=date(2024, 3, 4),
+            interval_end_day=date(2024, 3, 11),
+            from_week=date(2024, 1, 2),
+        )

@@ -16,17 +16,9 @@ Monday run does not depend on task order inside a run, and its week has been ove
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-if __name__ == "calendar":
-    # Airflow's plugin loader also executes every .py file under plugins/ as a top-level module
-    # named after the file, which would put this module in place of the standard library's
-    # `calendar` for the whole process. Hand the name back (plugins/.airflowignore with
-    # `analytics/` avoids the double import altogether).
-    del sys.modules[__name__]
-    import calendar as _standard_calendar  # noqa: F401  (re-registers the standard module)
 
 ONE_DAY = timedelta(days=1)
 ONE_WEEK = timedelta(days=7)
@@ -120,3 +112,33 @@ def week_that_just_ended(run_day: date) -> date | None:
     if run_day.weekday() != 0:
         return None
     return run_day - ONE_WEEK
+
+
+def weeks_for_run(
+    *,
+    interval_start_day: date,
+    interval_end_day: date,
+    from_week: date | None = None,
+    to_week: date | None = None,
+    last_year: bool = False,
+    last_year_count: int = 52,
+) -> list[date]:
+    """The weeks one run of ``engagement_weekly_views`` computes, oldest first.
+
+    Params win over the run's own interval: ``from_week``/``to_week`` (``to_week`` defaults to
+    ``from_week``) give an explicit range; ``last_year`` gives the ``last_year_count`` full weeks
+    before the week containing the interval's end. Without params (a scheduled run, or one run of
+    a backfill) the run computes the week its data interval starts in.
+    """
+    if from_week is not None or to_week is not None:
+        if last_year:
+            raise ValueError("give either from_week/to_week or last_year, not both")
+        if from_week is None:
+            raise ValueError("to_week needs from_week")
+        weeks = weeks_between(from_week, to_week or from_week)
+        if not weeks:
+            raise ValueError(f"from_week {from_week} is after to_week {to_week}")
+        return weeks
+    if last_year:
+        return last_year_weeks(interval_end_day, last_year_count)
+    return [week_start(interval_start_day)]
