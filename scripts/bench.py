@@ -35,9 +35,9 @@ import psycopg  # noqa: E402
 from psycopg import sql  # noqa: E402
 from psycopg.conninfo import conninfo_to_dict, make_conninfo  # noqa: E402
 
-from analytics.engagement.weeks import day_bounds_in_zone, weeks_between  # noqa: E402
 from analytics.engagement.config import SQL_DIR, EngagementConfig, load_engagement_config  # noqa: E402
 from analytics.engagement.events import EVENT_COLUMNS, EventInterval  # noqa: E402
+from analytics.engagement.weeks import day_bounds_in_zone, weeks_between  # noqa: E402
 from analytics.operators.engagement import (  # noqa: E402
     copy_production,
     enrich_events,

@@ -19,7 +19,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-
 ONE_DAY = timedelta(days=1)
 ONE_WEEK = timedelta(days=7)
 

@@ -25,10 +25,10 @@ import psycopg
 from airflow.sdk import BaseOperator
 from psycopg import sql
 
-from analytics.engagement.weeks import zone
 from analytics.engagement.config import SQL_DIR, EngagementConfig, load_engagement_config
 from analytics.engagement.events import ENRICHMENT_COLUMNS, EVENT_COLUMNS, EventInterval, check_loaded_count
 from analytics.engagement.guard import check_copy_target, check_tables_not_copied, check_writable_target
+from analytics.engagement.weeks import zone
 from analytics.stores import postgres
 
 ANALYTICS_EVENTS_SCHEMA_SQL = SQL_DIR / "analytics_events_schema.sql"
