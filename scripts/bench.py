@@ -6,7 +6,10 @@ reference tables into a fresh ``bench_analytics`` with copy_production, then tim
 ``psql -c "\\copy (SELECT ...) TO STDOUT" | psql -c "\\copy evenement_engagement FROM STDIN"``
 of the same rows into the same (emptied) table, a few times each, alternating, and report the
 median rows/s of both and their ratio (target: load_events >= 0.8 of psql). Then it loads and
-enriches the whole range once and runs the weekly-view benchmarks (the hook below).
+enriches the whole range once and runs the weekly-view benchmarks (the hook below): one week
+(the last) of all four views over its 26 weeks of history, and of each view alone; the 27 weeks
+computed one after another, as a ``last_year`` recompute does; and EXPLAIN ANALYZE of each
+view's INSERT, written to ``.local/bench/explain/``.
 Results are printed and written to ``.local/bench/results.json``; the bench databases are
 dropped at the end unless ``--keep``.
 """
@@ -17,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -37,6 +41,13 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo  # noqa: E402
 
 from analytics.engagement.config import SQL_DIR, EngagementConfig, load_engagement_config  # noqa: E402
 from analytics.engagement.events import EVENT_COLUMNS, EventInterval  # noqa: E402
+from analytics.engagement.weekly_views import (  # noqa: E402
+    WEEKLY_VIEWS,
+    compute_week,
+    ensure_schema,
+    view_sql_path,
+    week_parameters,
+)
 from analytics.engagement.weeks import day_bounds_in_zone, weeks_between  # noqa: E402
 from analytics.operators.engagement import (  # noqa: E402
     copy_production,
@@ -48,6 +59,7 @@ from analytics.stores import postgres  # noqa: E402
 from scripts.generate_engagement_data import GenerationPlan, write_dataset  # noqa: E402
 
 RESULTS_PATH = REPO / ".local" / "bench" / "results.json"
+EXPLAIN_DIR = RESULTS_PATH.parent / "explain"
 BENCH_DATABASES = {"bench_prod": "bench_prod", "bench_analytics": "bench_analytics"}  # conn id -> database
 SOURCE_CONN_ID, TARGET_CONN_ID = "bench_prod", "bench_analytics"
 DEFAULT_EVENTS = 1_000_000
@@ -55,6 +67,7 @@ DEFAULT_WEEKS = 27  # one week to compute and the 26 weeks of history before it
 DEFAULT_USERS = 20_000
 START_MONDAY = date(2024, 1, 1)
 HISTORY_WEEKS = 26
+WEEKLY_VIEW_REPEATS = 3  # timed runs of one week (median), of all views and of each view alone
 
 
 @dataclass(frozen=True)
@@ -70,12 +83,145 @@ class BenchContext:
 
 
 # ============================================================================================
-# HOOK: weekly-view benchmarks. Add functions to this list; each takes a BenchContext (the bench
-# analytics database holds the reference tables and every event, loaded and enriched) and
-# returns a dict with at least {"name": str, "seconds": float}, for example the time to compute
-# one week (context.week) of all four views over 26 weeks of history (context.history_weeks).
-# Results go under "weekly_views" in .local/bench/results.json.
-WEEKLY_VIEW_BENCHMARKS: list[Callable[[BenchContext], dict[str, Any]]] = []
+# Weekly-view benchmarks. Each takes a BenchContext (the bench analytics database holds the
+# reference tables and every event, loaded and enriched) and returns a dict with at least
+# {"name": str, "seconds": float}. Results go under "weekly_views" in .local/bench/results.json.
+
+
+def timed_compute_week(
+    conn: psycopg.Connection, context: BenchContext, week: date, views: tuple[str, ...] = WEEKLY_VIEWS
+) -> tuple[float, dict[str, int]]:
+    """Seconds to compute_week one week of ``views`` on an open connection, and the rows written."""
+    started = time.perf_counter()
+    rows = compute_week(conn, week, context.config.active_user_rule, views)
+    return time.perf_counter() - started, rows
+
+
+def one_week_of_views(context: BenchContext) -> dict[str, Any]:
+    """One week (context.week) of the four views, then of each view alone: median of a few runs each.
+
+    Runs alternate (all four, then each view) so drift spreads evenly. A view's share is its
+    median over the sum of the single-view medians.
+    """
+    all_views: list[float] = []
+    by_view: dict[str, list[float]] = {name: [] for name in WEEKLY_VIEWS}
+    rows: dict[str, int] = {}
+    with postgres.connect(context.analytics_conn_id) as conn:
+        ensure_schema(conn)
+        for run in range(WEEKLY_VIEW_REPEATS):
+            seconds, rows = timed_compute_week(conn, context, context.week)
+            all_views.append(seconds)
+            log(f"one week, run {run + 1}: all four views in {seconds:.2f}s")
+            for name in WEEKLY_VIEWS:
+                seconds, _ = timed_compute_week(conn, context, context.week, (name,))
+                by_view[name].append(seconds)
+                log(f"one week, run {run + 1}: {name} in {seconds:.2f}s")
+    medians = {name: statistics.median(runs) for name, runs in by_view.items()}
+    sum_of_views = sum(medians.values())
+    return {
+        "name": "one_week_all_views",
+        "week": context.week.isoformat(),
+        "history_weeks": len(context.history_weeks),
+        "active_user_rule": {
+            "measure": context.config.active_user_rule.measure,
+            "minimum": context.config.active_user_rule.minimum,
+        },
+        "seconds": round(statistics.median(all_views), 3),
+        "runs": [round(s, 3) for s in all_views],
+        "rows": rows,
+        "sum_of_view_medians_seconds": round(sum_of_views, 3),
+        "views": {
+            name: {
+                "median_seconds": round(medians[name], 3),
+                "runs": [round(s, 3) for s in by_view[name]],
+                "share": round(medians[name] / sum_of_views, 3) if sum_of_views else None,
+                "rows": rows.get(name),
+            }
+            for name in WEEKLY_VIEWS
+        },
+    }
+
+
+def weeks_in_turn(context: BenchContext) -> dict[str, Any]:
+    """The 27 weeks (history then context.week) computed one after another, as a ``last_year`` recompute does."""
+    weeks = [*context.history_weeks, context.week]
+    by_week: list[dict[str, Any]] = []
+    with postgres.connect(context.analytics_conn_id) as conn:
+        for number, week in enumerate(weeks, start=1):
+            seconds, rows = timed_compute_week(conn, context, week)
+            by_week.append(
+                {"week": week.isoformat(), "seconds": round(seconds, 3), "rows": sum(rows.values())}
+            )
+            log(f"weeks in turn: {number}/{len(weeks)} {week} in {seconds:.2f}s")
+    seconds = [entry["seconds"] for entry in by_week]
+    total = sum(seconds)
+    return {
+        "name": "weeks_in_turn",
+        "weeks": len(weeks),
+        "from_week": weeks[0].isoformat(),
+        "to_week": weeks[-1].isoformat(),
+        "seconds": round(total, 3),
+        "per_week_seconds": {
+            "mean": round(total / len(weeks), 3),
+            "median": round(statistics.median(seconds), 3),
+            "min": min(seconds),
+            "max": max(seconds),
+        },
+        "by_week": by_week,
+    }
+
+
+def explain_view_insert(conn: psycopg.Connection, name: str, parameters: dict[str, object]) -> list[str]:
+    """EXPLAIN (ANALYZE, BUFFERS) of a view's INSERT, after its lock and delete, all rolled back."""
+    sql_text = view_sql_path(name).read_text()
+    insert_at = re.search(r"^INSERT INTO", sql_text, re.MULTILINE)
+    if insert_at is None:
+        raise SystemExit(f"no INSERT statement in {view_sql_path(name)}")
+    prelude, insert = sql_text[: insert_at.start()], sql_text[insert_at.start() :].rstrip().rstrip(";")
+    with conn.transaction(), psycopg.ClientCursor(conn) as cursor:
+        cursor.execute(prelude, parameters)
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + insert, parameters)
+        plan = [line for (line,) in cursor.fetchall()]
+        raise psycopg.Rollback()
+    return plan
+
+
+def explain_views(context: BenchContext) -> dict[str, Any]:
+    """EXPLAIN ANALYZE of each view's INSERT for context.week, into .local/bench/explain/<view>.txt."""
+    parameters = week_parameters(context.week, context.config.active_user_rule)
+    EXPLAIN_DIR.mkdir(parents=True, exist_ok=True)
+    plans: dict[str, Any] = {}
+    started = time.perf_counter()
+    with postgres.connect(context.analytics_conn_id) as conn:
+        work_mem = conn.execute("SHOW work_mem").fetchone()[0]
+        for name in WEEKLY_VIEWS:
+            plan = explain_view_insert(conn, name, parameters)
+            path = EXPLAIN_DIR / f"{name}.txt"
+            path.write_text("\n".join(plan) + "\n")
+            execution = re.search(r"Execution Time: ([\d.]+) ms", "\n".join(plan))
+            plans[name] = {
+                "path": str(path.relative_to(REPO)),
+                "execution_ms": float(execution.group(1)) if execution else None,
+                # Sorts and hashes that did not fit in work_mem and went to temporary files.
+                "spills_to_disk": sum(
+                    "Disk:" in line or ("Batches: " in line and "Batches: 1 " not in line) for line in plan
+                ),
+            }
+            log(f"explain: {name} {plans[name]['execution_ms']} ms, plan in {plans[name]['path']}")
+    return {
+        "name": "explain_analyze",
+        "week": context.week.isoformat(),
+        "work_mem": work_mem,
+        "seconds": round(time.perf_counter() - started, 3),
+        "plans": plans,
+    }
+
+
+WEEKLY_VIEW_BENCHMARKS: list[Callable[[BenchContext], dict[str, Any]]] = [
+    one_week_of_views,
+    weeks_in_turn,
+    explain_views,
+]
 # ============================================================================================
 
 
@@ -195,6 +341,46 @@ def summarise(timings: list[tuple[float, int]]) -> dict[str, Any]:
     }
 
 
+def weekly_view_table(outcomes: list[dict[str, Any]]) -> list[str]:
+    """The weekly-view results as lines of a table, for the terminal."""
+    lines: list[str] = []
+    for outcome in outcomes:
+        if outcome["name"] == "one_week_all_views":
+            lines += [
+                "",
+                f"weekly views, week {outcome['week']} over {outcome['history_weeks']} weeks of history "
+                f"(median of {len(outcome['runs'])})",
+                f"  {'all four views':<40} {outcome['seconds']:>8.2f}s",
+            ]
+            for name, view in outcome["views"].items():
+                lines.append(
+                    f"  {name:<40} {view['median_seconds']:>8.2f}s  {view['share']:>6.1%}  {view['rows']:>7,} rows"
+                )
+            lines.append(f"  {'sum of the four alone':<40} {outcome['sum_of_view_medians_seconds']:>8.2f}s")
+        elif outcome["name"] == "weeks_in_turn":
+            per_week = outcome["per_week_seconds"]
+            lines += [
+                "",
+                f"{outcome['weeks']} weeks one after another ({outcome['from_week']} .. {outcome['to_week']}): "
+                f"{outcome['seconds']:.1f}s",
+                f"  per week: mean {per_week['mean']:.2f}s, median {per_week['median']:.2f}s, "
+                f"min {per_week['min']:.2f}s, max {per_week['max']:.2f}s",
+            ]
+        elif outcome["name"] == "explain_analyze":
+            lines += [
+                "",
+                f"EXPLAIN ANALYZE of each INSERT, week {outcome['week']} (work_mem {outcome['work_mem']})",
+            ]
+            for name, plan in outcome["plans"].items():
+                lines.append(
+                    f"  {name:<40} {plan['execution_ms'] / 1000:>8.2f}s  "
+                    f"{plan['spills_to_disk']} spills to disk  {plan['path']}"
+                )
+        else:
+            lines.append(f"{outcome['name']}: {outcome['seconds']}s")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=DEFAULT_EVENTS)
@@ -308,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
         for benchmark in WEEKLY_VIEW_BENCHMARKS:
             outcome = benchmark(context)
             results["weekly_views"].append(outcome)
-            log(f"weekly views: {outcome}")
+            log(f"weekly views: {outcome['name']} in {outcome['seconds']}s")
     finally:
         if not args.keep:
             drop_databases()
@@ -328,6 +514,8 @@ def main(argv: list[str] | None = None) -> int:
         f"text {streamer['text']['rows_per_second']:,} rows/s"
     )
     print(f"enrich       {results['enrich_events']['rows_per_second']:,} rows/s")
+    for line in weekly_view_table(results["weekly_views"]):
+        print(line)
     print(f"results in {RESULTS_PATH.relative_to(REPO)}")
     return 0 if ratio >= 0.8 else 1
 
