@@ -12,6 +12,7 @@ UV         := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 STACK      := $(BIN)/python scripts/stack.py
 DEMO_DIR   := .local/demo-data
 DEMO_ARGS  := --seed 42 --courses 3 --days 5 --events-per-day 400
+ENGAGEMENT_ARGS := --seed 42 --weeks 12 --users 2000 --events 60000 --start-monday 2024-01-01
 
 .PHONY: help setup stack stack-test down demo-data run ui test lint format bench lock clean
 
@@ -49,7 +50,9 @@ $(DEMO_DIR)/manifest.json: scripts/generate_demo_data.py | setup
 demo-data: $(DEMO_DIR)/manifest.json  ## generate the demo data set (deterministic)
 
 run: stack demo-data  ## run every DAG on the demo stack and print a summary
-	@set -a; source .local/env; set +a; $(BIN)/python scripts/run_demo.py
+	@set -a; source .local/env; set +a; \
+	  $(BIN)/python scripts/generate_demo_data.py engagement $(ENGAGEMENT_ARGS) > .local/logs/engagement-data.log; \
+	  $(BIN)/python scripts/run_demo.py
 
 ui: stack demo-data  ## start `airflow standalone` against the demo stack (login admin / admin, local only)
 	@set -a; source .local/env; set +a; \

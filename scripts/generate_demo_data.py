@@ -2058,6 +2058,9 @@ def enrolled_users(world: DemoWorld) -> Counter[int]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["engagement"]:
+        return engagement_mode(argv[1:])
     options = parse_arguments(argv)
     for folder in ("package", "tracking", "courses"):
         (options.out / folder).mkdir(parents=True, exist_ok=True)
@@ -2076,6 +2079,22 @@ def main(argv: list[str] | None = None) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def engagement_mode(argv: list[str]) -> int:
+    """`generate_demo_data.py engagement ...`: fill the production database of the engagement ELT.
+
+    The engagement data lives in PostgreSQL, not in files, so its generator is its own script
+    (scripts/generate_engagement_data.py); this mode runs it with the same arguments.
+    """
+    import importlib.util
+
+    path = Path(__file__).resolve().parent / "generate_engagement_data.py"
+    spec = importlib.util.spec_from_file_location("generate_engagement_data", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module.main(argv)
 
 
 if __name__ == "__main__":

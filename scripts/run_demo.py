@@ -69,9 +69,86 @@ def summarize_course_ingestion() -> list[str]:
     return lines
 
 
+def postgres_rows(conn_id: str, query: str) -> list[tuple]:
+    from analytics.stores.postgres import connect
+
+    with connect(conn_id) as conn:
+        return conn.execute(query).fetchall()
+
+
+# The daily ELT over one full week (26 Feb - 3 Mar 2024) and the Monday after it; `airflow dags
+# test DAG D` runs the interval that ended last before D 00:00 UTC, i.e. the local day before D.
+ENGAGEMENT_DAYS = [
+    "2024-02-27",
+    "2024-02-28",
+    "2024-02-29",
+    "2024-03-01",
+    "2024-03-02",
+    "2024-03-03",
+    "2024-03-04",
+    "2024-03-05",
+]
+ENGAGEMENT_WEEK = "2024-02-26"
+
+
+def summarize_engagement_daily() -> list[str]:
+    loaded = postgres_rows(
+        "postgres_analytics",
+        "SELECT day, count(*), count(agence), count(*) FILTER (WHERE structure IS NULL)"
+        " FROM evenement_engagement GROUP BY day ORDER BY day",
+    )
+    lines = ["analytics.evenement_engagement, per local day (events / with geography / without structure):"]
+    lines += [
+        f"    {day}: {events:>6} / {located:>6} / {no_structure:>4}"
+        for day, events, located, no_structure in loaded
+    ]
+    lines.append("copied from prod: " + ", ".join(
+        f"{table} {count}" for table, count in postgres_rows(
+            "postgres_analytics",
+            "SELECT 'agence', count(*) FROM agence UNION ALL SELECT 'conseiller', count(*) FROM conseiller"
+            " UNION ALL SELECT 'jeune', count(*) FROM jeune UNION ALL SELECT 'feature_flip', count(*) FROM feature_flip",
+        )
+    ))  # fmt: skip
+    lines.append("the Monday run (2024-03-04) triggered engagement_weekly_views for the week of 2024-02-26")
+    return lines
+
+
+def summarize_weekly_views() -> list[str]:
+    from analytics.engagement.weekly_views import WEEKLY_VIEWS
+
+    lines = [f"week of {ENGAGEMENT_WEEK}:"]
+    for view in WEEKLY_VIEWS:
+        count = postgres_rows(
+            "postgres_analytics", f"SELECT count(*) FROM {view} WHERE week = '{ENGAGEMENT_WEEK}'"
+        )[0][0]
+        lines.append(f"    {view}: {count} rows")
+    national = postgres_rows(
+        "postgres_analytics",
+        "SELECT structure, type_utilisateur, utilisateurs_actifs_semaine, utilisateurs_1_mois"
+        f" FROM analytics_engagement_national WHERE week = '{ENGAGEMENT_WEEK}' ORDER BY 1, 2",
+    )
+    lines.append("national (structure, user type): active this week / with an event in the last month")
+    lines += [
+        f"    {structure:<16} {kind:<10} {active:>5} / {month:>5}"
+        for structure, kind, active, month in national
+    ]
+    return lines
+
+
 DEMO_RUNS = [
     DemoRun("edx_course_ingestion", "2024-03-04", {}, summarize_course_ingestion),
+    *[DemoRun("engagement_elt_daily", day) for day in ENGAGEMENT_DAYS[:-1]],
+    DemoRun("engagement_elt_daily", ENGAGEMENT_DAYS[-1], {}, summarize_engagement_daily),
+    DemoRun("engagement_weekly_views", "2024-03-04", {"from_week": ENGAGEMENT_WEEK}, summarize_weekly_views),
 ]
+
+
+def reset_analytics() -> None:
+    from analytics.stores.postgres import connect
+
+    with connect("postgres_analytics", autocommit=True) as conn:
+        conn.execute("DROP SCHEMA public CASCADE")
+        conn.execute("CREATE SCHEMA public")
 
 
 def dag_ids_in_folder() -> list[str]:
@@ -98,6 +175,10 @@ def main() -> int:
     log_dir = Path(os.environ["ANALYTICS_LOCAL_DIR"]) / "logs" / "demo"
     log_dir.mkdir(parents=True, exist_ok=True)
     planned = {run.dag_id for run in DEMO_RUNS}
+    print(
+        "Resetting the demo's analytics database, so each `make run` starts from the same state.", flush=True
+    )
+    reset_analytics()
     missing = [dag_id for dag_id in dag_ids_in_folder() if dag_id not in planned]
     results = []
     for run in DEMO_RUNS:

@@ -67,15 +67,18 @@ def api_port() -> int:
 
 
 def services_environment(
-    airflow_home: Path, env: Mapping[str, str], *, port: int, dags_folder: Path | None = None
+    airflow_home: Path, env: Mapping[str, str], *, port: int, dags_folder: Path | str | None = None
 ) -> dict[str, str]:
     """``env`` plus the settings the three services need to run together on SQLite."""
     base_url = f"http://127.0.0.1:{port}"
+    dags_folder = dags_folder or env.get("AIRFLOW__CORE__DAGS_FOLDER")
+    if not dags_folder:
+        raise ValueError("no dags folder: pass dags_folder or set AIRFLOW__CORE__DAGS_FOLDER in env")
     return {
         **env,
         "AIRFLOW_HOME": str(airflow_home),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder or env.get("AIRFLOW__CORE__DAGS_FOLDER", "")),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         # LocalExecutor is the executor Airflow 3 has for SQLite; with fork it starts all its
         # `parallelism` workers at once, so keep the pool small.
@@ -163,21 +166,23 @@ class AirflowServices:
                 )
 
     def stop(self) -> None:
-        """SIGTERM each service's process group, then SIGKILL what is left after a timeout."""
+        """SIGTERM each service's process group, then SIGKILL what is left after a timeout.
+
+        Leaders are reaped only at the very end: until then their pid, hence their process group
+        id, cannot be reused by an unrelated process.
+        """
         for process in self.processes.values():
             _signal_group(process, signal.SIGTERM)
         deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
-        stubborn = [name for name, process in self.processes.items() if process.poll() is None]
+        while time.monotonic() < deadline and not all(map(_exit_status, self.processes.values())):
+            time.sleep(0.2)
+        stubborn = [name for name, process in self.processes.items() if not _exit_status(process)]
         if stubborn:
             print(f"[airflow_services] SIGKILL after {STOP_TIMEOUT_SECONDS}s: {stubborn}", file=sys.stderr)
-        # The leader may be gone while its children (executor workers, task processes) linger.
+        # Also for exited leaders: their children (executor workers, task processes) may linger.
         for process in self.processes.values():
             _signal_group(process, signal.SIGKILL)
+        for process in self.processes.values():
             process.wait()
 
     def logs_tail(self, lines: int = 30) -> str:
@@ -190,7 +195,7 @@ class AirflowServices:
         return "\n".join(parts)
 
     def _check_alive(self) -> None:
-        dead = {name: p.returncode for name, p in self.processes.items() if p.poll() is not None}
+        dead = {name: status for name, p in self.processes.items() if (status := _exit_status(p))}
         if dead:
             raise AirflowServicesError(f"services exited: {dead}\n{self.logs_tail()}")
 
@@ -327,12 +332,32 @@ class AirflowServices:
             for run in answer["dag_runs"]
         ]
 
-    def wait_for_backfill(self, backfill_id: int, timeout: float = MAX_WAIT_SECONDS) -> list[BackfillRun]:
+    def troubled_task_instances(self, dag_id: str, run_ids: set[str]) -> list[dict]:
+        """Task instances of these runs that failed or wait for a retry."""
+        answer = self.request(
+            "GET",
+            f"/api/v2/dags/{dag_id}/dagRuns/~/taskInstances",
+            query={"state": ["failed", "up_for_retry"], "limit": 100},
+        )
+        return [ti for ti in answer["task_instances"] if ti["dag_run_id"] in run_ids]
+
+    def task_log_tail(self, dag_id: str, run_id: str, task_id: str, lines: int = 40) -> str:
+        """The end of a task's latest attempt log under ``AIRFLOW_HOME/logs``."""
+        folder = self.airflow_home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+        logs = sorted(folder.rglob("*.log"), key=lambda path: path.stat().st_mtime)
+        if not logs:
+            return f"(no task log under {folder})"
+        return f"----- {logs[-1]} -----\n{_tail(logs[-1].read_text(errors='replace'), lines)}"
+
+    def wait_for_backfill(
+        self, backfill_id: int, timeout: float = MAX_WAIT_SECONDS, *, fail_fast: bool = True
+    ) -> list[BackfillRun]:
         """Wait until every run of the backfill has finished; return the runs, oldest first.
 
         The runs exist as soon as ``create_backfill`` returns, so "all finished" is the end; the
         scheduler stamps the backfill itself complete up to 30 s later (``create_backfill`` waits
-        for that if it needs to).
+        for that if it needs to). With ``fail_fast``, the first task that fails or waits for a
+        retry raises at once, with its log: our DAGs retry twice, minutes apart.
         """
         deadline = time.monotonic() + min(timeout, MAX_WAIT_SECONDS)
         while time.monotonic() < deadline:
@@ -340,6 +365,16 @@ class AirflowServices:
             runs = self.backfill_runs(backfill_id)
             if runs and all(run.state in FINISHED_RUN_STATES for run in runs):
                 return runs
+            if fail_fast and runs:
+                dag_id = self.request("GET", f"/api/v2/backfills/{backfill_id}")["dag_id"]
+                troubled = self.troubled_task_instances(dag_id, {run.run_id for run in runs})
+                if troubled:
+                    first = troubled[0]
+                    summary = [(ti["dag_run_id"], ti["task_id"], ti["state"]) for ti in troubled]
+                    raise AirflowServicesError(
+                        f"backfill {backfill_id}: tasks in trouble {summary}\n"
+                        + self.task_log_tail(dag_id, first["dag_run_id"], first["task_id"])
+                    )
             time.sleep(POLL_SECONDS)
         states = [(run.run_id, run.state) for run in self.backfill_runs(backfill_id)]
         raise self._fail(f"backfill {backfill_id} did not finish within {timeout:.0f}s; runs: {states}")
@@ -349,6 +384,14 @@ def _port_answers(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _exit_status(process: subprocess.Popen) -> str | None:
+    """How the process ended (``exit 1``, ``signal 9``), or None while it runs; it is not reaped."""
+    info = os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    if info is None:
+        return None
+    return f"{'exit' if info.si_code == os.CLD_EXITED else 'signal'} {info.si_status}"
 
 
 def _signal_group(process: subprocess.Popen, signum: int) -> None:
@@ -364,7 +407,7 @@ def airflow_services(
     env: Mapping[str, str],
     *,
     port: int | None = None,
-    dags_folder: Path | None = None,
+    dags_folder: Path | str | None = None,
     overrides: Mapping[str, str] | None = None,
     startup_timeout: float = 180,
 ) -> Iterator[AirflowServices]:

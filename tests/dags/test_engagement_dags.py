@@ -52,7 +52,9 @@ def engagement_databases():
          "--start-monday", "2024-01-01", "--database-url", _url(prod)],
         check=True, capture_output=True, timeout=300,
     )  # fmt: skip
-    saved = {key: os.environ.get(key) for key in ("AIRFLOW_CONN_POSTGRES_PROD", "AIRFLOW_CONN_POSTGRES_ANALYTICS")}
+    saved = {
+        key: os.environ.get(key) for key in ("AIRFLOW_CONN_POSTGRES_PROD", "AIRFLOW_CONN_POSTGRES_ANALYTICS")
+    }
     os.environ["AIRFLOW_CONN_POSTGRES_PROD"] = _url(prod).replace("postgresql://", "postgres://")
     os.environ["AIRFLOW_CONN_POSTGRES_ANALYTICS"] = _url(analytics).replace("postgresql://", "postgres://")
     yield prod, analytics
@@ -86,7 +88,9 @@ def _view_rows(database: str) -> dict[str, list[tuple]]:
     return {view: sorted(_rows(database, f"SELECT * FROM {view}"), key=repr) for view in WEEKLY_VIEWS}
 
 
-def test_daily_run_loads_the_local_day_of_its_interval_and_triggers_views_on_monday(engagement_databases, airflow_metadata_db):
+def test_daily_run_loads_the_local_day_of_its_interval_and_triggers_views_on_monday(
+    engagement_databases, airflow_metadata_db
+):
     prod, analytics = engagement_databases
     # `dags test` with 2024-01-09 runs the interval that ended last before 2024-01-09 00:00 UTC:
     # [Mon 8 Jan 00:00, Tue 9 Jan 00:00) Paris time, the run the scheduler starts on Tuesday at 00:00.
@@ -97,12 +101,18 @@ def test_daily_run_loads_the_local_day_of_its_interval_and_triggers_views_on_mon
     assert expected, "the generator should produce events on every day"
     assert _events_of_day(analytics, date(2024, 1, 8)) == expected
     assert _rows(analytics, "SELECT count(*) FROM evenement_engagement")[0][0] == len(expected)
-    assert _rows(analytics, "SELECT DISTINCT day, week FROM evenement_engagement") == [(date(2024, 1, 8), date(2024, 1, 8))]
+    assert _rows(analytics, "SELECT DISTINCT day, week FROM evenement_engagement") == [
+        (date(2024, 1, 8), date(2024, 1, 8))
+    ]
     assert "Following branch {'trigger_weekly_views'}" in run.output
     assert "Dag Run triggered successfully" in run.output
     assert "2024-01-08 is a Monday: weekly views for the week of 2024-01-01" in run.output
-    assert _rows(analytics, "SELECT count(*) FROM agence")[0][0] > 0, "copy_production should bring the reference tables"
-    assert not _rows(analytics, "SELECT 1 FROM pg_tables WHERE tablename IN ('log_api_partenaire', 'log_job')")
+    assert _rows(analytics, "SELECT count(*) FROM agence")[0][0] > 0, (
+        "copy_production should bring the reference tables"
+    )
+    assert not _rows(
+        analytics, "SELECT 1 FROM pg_tables WHERE tablename IN ('log_api_partenaire', 'log_job')"
+    )
 
 
 def test_daily_run_on_a_tuesday_skips_the_weekly_views(engagement_databases, airflow_metadata_db):
@@ -136,7 +146,9 @@ def test_manual_range_equals_one_run_per_week(engagement_databases, airflow_meta
         load_events(source, target, start, end, config)
         enrich_events(target, start, end, config)
 
-    ranged = run_dag_test("engagement_weekly_views", "2024-02-12", {"from_week": "2024-01-15", "to_week": "2024-01-29"})
+    ranged = run_dag_test(
+        "engagement_weekly_views", "2024-02-12", {"from_week": "2024-01-15", "to_week": "2024-01-29"}
+    )
     assert ranged.state == "success", ranged.output[-4000:]
     assert "3 week(s) to compute: 2024-01-15 .. 2024-01-29" in ranged.output
     from_range = _view_rows(analytics)
