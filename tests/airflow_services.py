@@ -388,7 +388,12 @@ def _port_answers(port: int) -> bool:
 
 def _exit_status(process: subprocess.Popen) -> str | None:
     """How the process ended (``exit 1``, ``signal 9``), or None while it runs; it is not reaped."""
-    info = os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    if process.returncode is not None:
+        return f"exit {process.returncode}"
+    try:
+        info = os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:  # reaped elsewhere
+        return f"exit {process.wait()}"
     if info is None:
         return None
     return f"{'exit' if info.si_code == os.CLD_EXITED else 'signal'} {info.si_status}"

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import psycopg
 
-from analytics.engagement.config import ActiveUserRule
+from analytics.engagement.config import SQL_DIR, ActiveUserRule
 
-SQL_DIR = Path(__file__).resolve().parents[3] / "include" / "sql" / "engagement"
 SCHEMA_SQL_PATH = SQL_DIR / "weekly_views_schema.sql"
 WEEKLY_VIEWS = (
     "analytics_fonctionnalites",

@@ -1,0 +1,44 @@
+"""The local stack's configuration: profiles never share ports or data, and every connection is defined."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+from analytics.connections import ALL_CONNECTION_IDS
+
+STACK_PATH = Path(__file__).resolve().parents[2] / "scripts" / "stack.py"
+
+
+def _stack_module():
+    spec = importlib.util.spec_from_file_location("stack_under_test", STACK_PATH)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_demo_and_test_profiles_use_different_ports_and_folders(monkeypatch):
+    for variable in ("ANALYTICS_PG_PORT", "ANALYTICS_MONGO_PORT", "ANALYTICS_S3_PORT"):
+        monkeypatch.delenv(variable, raising=False)
+    stack = _stack_module()
+    demo, test = stack.stack_for("demo"), stack.stack_for("test")
+    assert {demo.pg_port, demo.mongo_port, demo.s3_port}.isdisjoint({test.pg_port, test.mongo_port, test.s3_port})
+    assert demo.root != test.root and demo.airflow_home != test.airflow_home
+
+
+def test_ports_can_be_overridden(monkeypatch):
+    monkeypatch.setenv("ANALYTICS_PG_PORT", "6543")
+    assert _stack_module().stack_for("test").pg_port == 6543
+
+
+def test_environment_defines_every_connection_and_no_examples():
+    stack = _stack_module()
+    environment = stack.environment(stack.stack_for("test"))
+    for conn_id in ALL_CONNECTION_IDS:
+        assert f"AIRFLOW_CONN_{conn_id.upper()}" in environment
+    assert environment["AIRFLOW_CONN_MONGO_DEFAULT"].startswith("mongo://")
+    assert '"endpoint_url"' in environment["AIRFLOW_CONN_AWS_DEFAULT"]
+    assert environment["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
+    assert environment["AIRFLOW__CORE__DAGS_FOLDER"].endswith("/dags")
