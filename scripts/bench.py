@@ -68,6 +68,7 @@ DEFAULT_USERS = 20_000
 START_MONDAY = date(2024, 1, 1)
 HISTORY_WEEKS = 26
 WEEKLY_VIEW_REPEATS = 3  # timed runs of one week (median), of all views and of each view alone
+LONGEST_WINDOW_DAYS = 62  # the engagement views' 2-month window is at most 62 days
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,7 @@ def one_week_of_views(context: BenchContext) -> dict[str, Any]:
 
 
 def weeks_in_turn(context: BenchContext) -> dict[str, Any]:
-    """The 27 weeks (history then context.week) computed one after another, as a ``last_year`` recompute does."""
+    """The history weeks then context.week computed one after another, as a ``last_year`` recompute does."""
     weeks = [*context.history_weeks, context.week]
     by_week: list[dict[str, Any]] = []
     with postgres.connect(context.analytics_conn_id) as conn:
@@ -155,6 +156,12 @@ def weeks_in_turn(context: BenchContext) -> dict[str, Any]:
             log(f"weeks in turn: {number}/{len(weeks)} {week} in {seconds:.2f}s")
     seconds = [entry["seconds"] for entry in by_week]
     total = sum(seconds)
+    # The first weeks' 2-month windows reach back before the data: they read fewer events.
+    full_window = [
+        entry["seconds"]
+        for entry in by_week
+        if date.fromisoformat(entry["week"]) + timedelta(days=7 - LONGEST_WINDOW_DAYS) >= weeks[0]
+    ]
     return {
         "name": "weeks_in_turn",
         "weeks": len(weeks),
@@ -166,6 +173,8 @@ def weeks_in_turn(context: BenchContext) -> dict[str, Any]:
             "median": round(statistics.median(seconds), 3),
             "min": min(seconds),
             "max": max(seconds),
+            "weeks_with_full_window": len(full_window),
+            "mean_with_full_window": round(statistics.mean(full_window), 3) if full_window else None,
         },
         "by_week": by_week,
     }
@@ -199,9 +208,13 @@ def explain_views(context: BenchContext) -> dict[str, Any]:
             path = EXPLAIN_DIR / f"{name}.txt"
             path.write_text("\n".join(plan) + "\n")
             execution = re.search(r"Execution Time: ([\d.]+) ms", "\n".join(plan))
+            # The top node's buffers include its children's: temporary files of the whole statement.
+            top_buffers = next((line for line in plan if "Buffers:" in line), "")
+            temp_written = re.search(r"temp (?:read=\d+ )?written=(\d+)", top_buffers)
             plans[name] = {
                 "path": str(path.relative_to(REPO)),
                 "execution_ms": float(execution.group(1)) if execution else None,
+                "temp_blocks_written": int(temp_written.group(1)) if temp_written else 0,
                 # Sorts and hashes that did not fit in work_mem and went to temporary files.
                 "spills_to_disk": sum(
                     "Disk:" in line or ("Batches: " in line and "Batches: 1 " not in line) for line in plan
@@ -366,15 +379,21 @@ def weekly_view_table(outcomes: list[dict[str, Any]]) -> list[str]:
                 f"  per week: mean {per_week['mean']:.2f}s, median {per_week['median']:.2f}s, "
                 f"min {per_week['min']:.2f}s, max {per_week['max']:.2f}s",
             ]
+            if per_week["mean_with_full_window"] is not None:
+                lines.append(
+                    f"  per week, the {per_week['weeks_with_full_window']} weeks whose 2-month window is "
+                    f"all in the data: mean {per_week['mean_with_full_window']:.2f}s"
+                )
         elif outcome["name"] == "explain_analyze":
             lines += [
                 "",
                 f"EXPLAIN ANALYZE of each INSERT, week {outcome['week']} (work_mem {outcome['work_mem']})",
             ]
             for name, plan in outcome["plans"].items():
+                execution = "?" if plan["execution_ms"] is None else f"{plan['execution_ms'] / 1000:.2f}"
                 lines.append(
-                    f"  {name:<40} {plan['execution_ms'] / 1000:>8.2f}s  "
-                    f"{plan['spills_to_disk']} spills to disk  {plan['path']}"
+                    f"  {name:<40} {execution:>8}s  {plan['spills_to_disk']} sorts/hashes on disk, "
+                    f"{plan['temp_blocks_written'] * 8 // 1024} MB of temporary files  {plan['path']}"
                 )
         else:
             lines.append(f"{outcome['name']}: {outcome['seconds']}s")
@@ -473,12 +492,19 @@ def main(argv: list[str] | None = None) -> int:
             empty_event_table(config)
             load_events(source, target, interval.start, interval.end, config)
             enriched = enrich_events(target, interval.start, interval.end, config)
+        # The enrichment rewrote every event: vacuum now, so that autovacuum does not run during the
+        # weekly-view timings (daily runs rewrite one day, which autovacuum absorbs as it goes).
+        started = time.perf_counter()
+        with postgres.connect(TARGET_CONN_ID, autocommit=True) as target:
+            target.execute(sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier(config.event_table)))
             target.execute("ANALYZE")
+        vacuum_seconds = time.perf_counter() - started
         results["enrich_events"] = {
             "rows": enriched.events,
             "seconds": enriched.seconds,
             "rows_per_second": round(enriched.events / enriched.seconds) if enriched.seconds else None,
             "by_geography_status": enriched.by_geography_status,
+            "vacuum_analyze_seconds": round(vacuum_seconds, 3),
         }
 
         weeks = weeks_between(plan.start_monday, plan.end_monday - timedelta(weeks=1))
@@ -491,10 +517,16 @@ def main(argv: list[str] | None = None) -> int:
             events=plan.events,
         )
         results["weekly_views"] = []
+        # Other work on the machine (2 cores here) shows in the timings: note the load around them.
+        load_before = os.getloadavg()
         for benchmark in WEEKLY_VIEW_BENCHMARKS:
             outcome = benchmark(context)
             results["weekly_views"].append(outcome)
             log(f"weekly views: {outcome['name']} in {outcome['seconds']}s")
+        results["weekly_views_load_average"] = {
+            "before": [round(value, 2) for value in load_before],
+            "after": [round(value, 2) for value in os.getloadavg()],
+        }
     finally:
         if not args.keep:
             drop_databases()

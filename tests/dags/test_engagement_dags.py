@@ -132,19 +132,30 @@ def test_rerunning_a_day_leaves_identical_rows(engagement_databases, airflow_met
     assert _rows(analytics, "SELECT * FROM evenement_engagement ORDER BY id") == before
 
 
-def test_manual_range_equals_one_run_per_week(engagement_databases, airflow_metadata_db):
-    """A manual run over three weeks (mapped) writes exactly what three single-week runs write."""
+def _load_and_enrich_six_weeks() -> None:
+    """What six weeks of daily runs leave in analytics, written directly (the daily DAG is tested above)."""
     from analytics.engagement.config import load_engagement_config
     from analytics.operators.engagement import copy_production, enrich_events, load_events
     from analytics.stores.postgres import connect
 
-    prod, analytics = engagement_databases
     config = load_engagement_config()
     start, end = datetime(2024, 1, 1, tzinfo=PARIS), datetime(2024, 2, 12, tzinfo=PARIS)
     copy_production("postgres_prod", "postgres_analytics", config)
     with connect("postgres_prod") as source, connect("postgres_analytics") as target:
         load_events(source, target, start, end, config)
         enrich_events(target, start, end, config)
+
+
+def _truncate_views(analytics: str) -> None:
+    with psycopg.connect(_url(analytics), autocommit=True) as conn:
+        for view in WEEKLY_VIEWS:
+            conn.execute(f"TRUNCATE {view}")
+
+
+def test_manual_range_equals_one_run_per_week(engagement_databases, airflow_metadata_db):
+    """A manual run over three weeks (mapped) writes exactly what three single-week runs write."""
+    _, analytics = engagement_databases
+    _load_and_enrich_six_weeks()
 
     ranged = run_dag_test(
         "engagement_weekly_views", "2024-02-12", {"from_week": "2024-01-15", "to_week": "2024-01-29"}
@@ -156,11 +167,42 @@ def test_manual_range_equals_one_run_per_week(engagement_databases, airflow_meta
         date(2024, 1, 15), date(2024, 1, 22), date(2024, 1, 29),
     }  # fmt: skip
 
-    with psycopg.connect(_url(analytics), autocommit=True) as conn:
-        for view in WEEKLY_VIEWS:
-            conn.execute(f"TRUNCATE {view}")
+    _truncate_views(analytics)
     for logical_date in ("2024-01-22", "2024-01-29", "2024-02-05"):
         # no params: each run computes the week of its own interval (the scheduled path)
         single = run_dag_test("engagement_weekly_views", logical_date)
         assert single.state == "success", single.output[-4000:]
     assert _view_rows(analytics) == from_range
+
+
+def test_backfill_over_three_weeks_gives_the_rows_of_three_weekly_runs(engagement_databases, tmp_path):
+    """`airflow backfill create` on a real scheduler recomputes exactly what the weekly runs wrote."""
+    from tests.airflow_services import airflow_services, migrate_metadata_db
+
+    _, analytics = engagement_databases
+    _load_and_enrich_six_weeks()
+    _truncate_views(analytics)
+    for logical_date in ("2024-01-22", "2024-01-29", "2024-02-05"):
+        weekly = run_dag_test("engagement_weekly_views", logical_date)
+        assert weekly.state == "success", weekly.output[-4000:]
+    from_weekly_runs = _view_rows(analytics)
+    assert len({row[0] for row in from_weekly_runs["analytics_engagement"]}) == 3
+
+    _truncate_views(analytics)
+    home = tmp_path / "airflow"
+    migrate_metadata_db(home, os.environ)
+    with airflow_services(home, os.environ, dags_folder=REPO / "dags") as services:
+        services.wait_for_dag_serialized("engagement_weekly_views", timeout=120)
+        services.unpause("engagement_weekly_views")
+        backfill = services.create_backfill(
+            "engagement_weekly_views",
+            datetime(2024, 1, 15, tzinfo=PARIS),
+            datetime(2024, 1, 29, tzinfo=PARIS),
+        )
+        runs = services.wait_for_backfill(backfill, timeout=300)
+
+    assert [run.state for run in runs] == ["success"] * 3
+    assert [run.data_interval_start.astimezone(PARIS).date() for run in runs] == [
+        date(2024, 1, 15), date(2024, 1, 22), date(2024, 1, 29),
+    ]  # fmt: skip
+    assert _view_rows(analytics) == from_weekly_runs

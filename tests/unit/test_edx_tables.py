@@ -212,7 +212,9 @@ def test_a_studentmodule_row_is_typed(tmp_path: Path) -> None:
 
 def test_user_id_map_keeps_the_hex_hash_id_and_types_the_user_id(tmp_path: Path) -> None:
     path = write_table(tmp_path, "hash_id\tid\tusername\n5f1d0a9e3c2b4a8f9e7d6c5b4a3f2e1d\t1\t007\n")
-    assert read_table(path, "user_id_map") == [{"hash_id": "5f1d0a9e3c2b4a8f9e7d6c5b4a3f2e1d", "id": 1, "username": "007"}]
+    assert read_table(path, "user_id_map") == [
+        {"hash_id": "5f1d0a9e3c2b4a8f9e7d6c5b4a3f2e1d", "id": 1, "username": "007"}
+    ]
     newer = write_table(tmp_path, "hash_id\tuser_id\tusername\n00ff\t2\tana\n")
     assert read_table(newer, "user_id_map") == [{"hash_id": "00ff", "user_id": 2, "username": "ana"}]
 

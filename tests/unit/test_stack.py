@@ -24,7 +24,9 @@ def test_demo_and_test_profiles_use_different_ports_and_folders(monkeypatch):
         monkeypatch.delenv(variable, raising=False)
     stack = _stack_module()
     demo, test = stack.stack_for("demo"), stack.stack_for("test")
-    assert {demo.pg_port, demo.mongo_port, demo.s3_port}.isdisjoint({test.pg_port, test.mongo_port, test.s3_port})
+    assert {demo.pg_port, demo.mongo_port, demo.s3_port}.isdisjoint(
+        {test.pg_port, test.mongo_port, test.s3_port}
+    )
     assert demo.root != test.root and demo.airflow_home != test.airflow_home
 
 
