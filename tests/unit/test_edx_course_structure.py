@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from analytics.edx.course_structure import flatten_course_structure, short_block_id
 from analytics.rejections import Rejection
-
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "edx-samples" / "edx-analytics-pipeline"
+from tests.samples import edx_sample
 
 
 def sample_json(relative_path: str) -> dict[str, Any]:
     """A real sample file; its absence is a failure, never a skip."""
-    path = SAMPLES / relative_path
-    if not path.is_file():
-        pytest.fail(f"real edX samples missing: expected {path} (../shared/edx-samples from the repo root)")
+    path = edx_sample(f"edx-analytics-pipeline/{relative_path}")
     return json.loads(path.read_text(encoding="utf-8"))
 
 

@@ -15,17 +15,14 @@ from analytics.edx.extended_json import (
     iter_forum_documents,
 )
 from analytics.rejections import Rejection
+from tests.samples import OBFUSCATION_STATE, edx_sample
 
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "edx-samples"
 OBJECT_ID = "cd72760dff103dd383012d3f"
 
 
 def sample_forum_dump() -> Path:
     """The real forum dump; its absence is a failure, never a skip."""
-    path = SAMPLES / "edx-analytics-pipeline" / "obfuscation_state" / "edX-DemoX-Demo_Course-acceptance.mongo"
-    if not path.is_file():
-        pytest.fail(f"real edX samples missing: expected {path} (../shared/edx-samples from the repo root)")
-    return path
+    return edx_sample(f"{OBFUSCATION_STATE}/edX-DemoX-Demo_Course-acceptance.mongo")
 
 
 def test_object_id() -> None:

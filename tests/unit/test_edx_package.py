@@ -15,19 +15,14 @@ from analytics.edx.package import (
     discover_package,
     parse_package_file_name,
 )
+from tests.samples import OBFUSCATION_STATE, edx_sample
 
 DEMO = CourseKey(org="edX", course="DemoX", run="Demo_Course")
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "edx-samples"
 
 
 def obfuscation_state_directory() -> Path:
-    """The real data-package sample; its absence is a failure, never a skip."""
-    directory = SAMPLES / "edx-analytics-pipeline" / "obfuscation_state"
-    if not directory.is_dir():
-        pytest.fail(
-            f"real edX samples missing: expected {directory} (../shared/edx-samples from the repo root)"
-        )
-    return directory
+    """The real data-package sample."""
+    return edx_sample(OBFUSCATION_STATE)
 
 
 def parsed(name: str, known_courses: tuple[CourseKey, ...] = ()) -> PackageFile:

@@ -20,21 +20,16 @@ from analytics.edx.tables import (
     unescape_mysql,
 )
 from analytics.rejections import Rejection
+from tests.samples import OBFUSCATION_STATE, edx_sample
 
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "edx-samples"
 STUDENTMODULE_HEADER = (
     "id\tmodule_type\tmodule_id\tstudent_id\tstate\tgrade\tcreated\tmodified\tmax_grade\tdone\tcourse_id"
 )
 
 
 def obfuscation_state_directory() -> Path:
-    """The real data-package sample; its absence is a failure, never a skip."""
-    directory = SAMPLES / "edx-analytics-pipeline" / "obfuscation_state"
-    if not directory.is_dir():
-        pytest.fail(
-            f"real edX samples missing: expected {directory} (../shared/edx-samples from the repo root)"
-        )
-    return directory
+    """The real data-package sample."""
+    return edx_sample(OBFUSCATION_STATE)
 
 
 def sample_table(table: str) -> Path:
