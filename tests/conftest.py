@@ -17,7 +17,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_ENV_FILE = REPO / ".local" / "test" / "env"
-SAMPLES = REPO.parent / "shared" / "edx-samples"
 
 
 def _load_stack_env() -> None:
@@ -41,9 +40,9 @@ def mongo_uri() -> str:
 
 @pytest.fixture(scope="session")
 def samples_dir() -> Path:
-    if not SAMPLES.is_dir():
-        pytest.fail(f"the real edX samples are missing: expected {SAMPLES}")
-    return SAMPLES
+    from tests.samples import edx_sample
+
+    return edx_sample(".")
 
 
 @pytest.fixture(scope="session")
