@@ -56,6 +56,7 @@ run: stack demo-data  ## run every DAG on the demo stack and print a summary
 
 ui: stack demo-data  ## start `airflow standalone` against the demo stack (login admin / admin, local only)
 	@set -a; source .local/env; set +a; \
+	  export PATH="$(CURDIR)/$(BIN):$$PATH" AIRFLOW__CORE__PARALLELISM=4; \
 	  export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=admin:admin; \
 	  export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=$$AIRFLOW_HOME/local_passwords.json; \
 	  echo '{"admin": "admin"}' > $$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE; \
