@@ -16,6 +16,7 @@ trusts connections from 127.0.0.1 and the S3 keys are moto's dummies.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shlex
@@ -51,12 +52,17 @@ class Stack:
     s3_port: int
 
     @property
+    def pg_root(self) -> Path:
+        """Where the cluster lives: under ``.local/`` when the ``postgres`` user can reach it."""
+        return postgres_reachable_dir(self.root / "pg", self.profile)
+
+    @property
     def pg_data(self) -> Path:
-        return self.root / "pg" / "data"
+        return self.pg_root / "data"
 
     @property
     def pg_socket_dir(self) -> Path:
-        return self.root / "pg" / "run"
+        return self.pg_root / "run"
 
     @property
     def airflow_home(self) -> Path:
@@ -157,6 +163,21 @@ def postgres_bin_dir() -> Path:
     return candidates[-1].parent
 
 
+def postgres_reachable_dir(preferred: Path, profile: str) -> Path:
+    """``preferred``, unless we run as root and the ``postgres`` user cannot traverse its parents.
+
+    A checkout under a private home (``/root`` is mode 700) would make ``initdb`` fail as the
+    ``postgres`` user; the cluster then goes to ``/var/tmp/analytics-dags/<checkout hash>/``.
+    """
+    if os.geteuid() != 0:
+        return preferred
+    for parent in preferred.parents:
+        if parent.exists() and not parent.stat().st_mode & 0o001:
+            digest = hashlib.sha256(str(REPO).encode()).hexdigest()[:12]
+            return Path("/var/tmp/analytics-dags") / digest / profile / "pg"
+    return preferred
+
+
 def as_postgres_user(command: list[str]) -> list[str]:
     """PostgreSQL refuses to run as root: drop to the `postgres` system user when we are root."""
     if os.geteuid() != 0:
@@ -185,7 +206,9 @@ def postgres_up(stack: Stack) -> None:
         if not (stack.pg_data / "PG_VERSION").exists():
             stack.pg_data.mkdir(parents=True, exist_ok=True)
             chown_to_postgres(stack.pg_data)
-            log(f"initialising a PostgreSQL cluster in {stack.pg_data.relative_to(REPO)}")
+            if stack.pg_root != stack.root / "pg":
+                log(f"the postgres user cannot reach {stack.root}: the cluster goes to {stack.pg_root}")
+            log(f"initialising a PostgreSQL cluster in {stack.pg_data}")
             subprocess.run(
                 as_postgres_user(
                     [
@@ -205,7 +228,7 @@ def postgres_up(stack: Stack) -> None:
             )
         stack.pg_socket_dir.mkdir(parents=True, exist_ok=True)
         chown_to_postgres(stack.pg_socket_dir)
-        log_path = stack.log_file("postgres")
+        log_path = stack.pg_root / "postgres.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_path.touch()
         chown_to_postgres(log_path)
