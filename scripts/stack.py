@@ -185,6 +185,11 @@ def as_postgres_user(command: list[str]) -> list[str]:
     return ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--", *command]
 
 
+def run_as_postgres(command: list[str], check: bool) -> None:
+    """Run a PostgreSQL server program as the ``postgres`` user, from a folder it can enter."""
+    subprocess.run(as_postgres_user(command), check=check, stdout=subprocess.DEVNULL, cwd="/")
+
+
 def chown_to_postgres(path: Path) -> None:
     if os.geteuid() == 0:
         shutil.chown(path, "postgres", "postgres")
@@ -209,22 +214,19 @@ def postgres_up(stack: Stack) -> None:
             if stack.pg_root != stack.root / "pg":
                 log(f"the postgres user cannot reach {stack.root}: the cluster goes to {stack.pg_root}")
             log(f"initialising a PostgreSQL cluster in {stack.pg_data}")
-            subprocess.run(
-                as_postgres_user(
-                    [
-                        str(bin_dir / "initdb"),
-                        "-D",
-                        str(stack.pg_data),
-                        "-U",
-                        "postgres",
-                        "--auth=trust",
-                        "-E",
-                        "UTF8",
-                        "--locale=C.UTF-8",
-                    ]
-                ),
+            run_as_postgres(
+                [
+                    str(bin_dir / "initdb"),
+                    "-D",
+                    str(stack.pg_data),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                ],
                 check=True,
-                stdout=subprocess.DEVNULL,
             )
         stack.pg_socket_dir.mkdir(parents=True, exist_ok=True)
         chown_to_postgres(stack.pg_socket_dir)
@@ -233,24 +235,21 @@ def postgres_up(stack: Stack) -> None:
         log_path.touch()
         chown_to_postgres(log_path)
         options = f"-p {stack.pg_port} -k {stack.pg_socket_dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        subprocess.run(
-            as_postgres_user(
-                [
-                    str(bin_dir / "pg_ctl"),
-                    "-D",
-                    str(stack.pg_data),
-                    "-l",
-                    str(log_path),
-                    "-o",
-                    options,
-                    "-w",
-                    "-t",
-                    "60",
-                    "start",
-                ]
-            ),
+        run_as_postgres(
+            [
+                str(bin_dir / "pg_ctl"),
+                "-D",
+                str(stack.pg_data),
+                "-l",
+                str(log_path),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
             check=True,
-            stdout=subprocess.DEVNULL,
         )
         wait_until(lambda: postgres_answers(stack), "postgres", log_path)
         log(f"postgres started on 127.0.0.1:{stack.pg_port}")
@@ -294,12 +293,9 @@ def postgres_down(stack: Stack) -> None:
     if not (stack.pg_data / "postmaster.pid").exists():
         log("postgres is not running from this stack")
         return
-    subprocess.run(
-        as_postgres_user(
-            [str(postgres_bin_dir() / "pg_ctl"), "-D", str(stack.pg_data), "-m", "fast", "-w", "stop"]
-        ),
+    run_as_postgres(
+        [str(postgres_bin_dir() / "pg_ctl"), "-D", str(stack.pg_data), "-m", "fast", "-w", "stop"],
         check=False,
-        stdout=subprocess.DEVNULL,
     )
     log("postgres stopped")
 
