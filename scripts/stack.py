@@ -9,7 +9,7 @@ Airflow metadata database once, and writes ``env`` (shell ``export`` lines with
 ``AIRFLOW_HOME``, the dags and plugins folders and an ``AIRFLOW_CONN_*`` per connection).
 ``down`` stops only the processes this script started, found through their pid files.
 Ports are fixed per profile; ``ANALYTICS_PG_PORT``, ``ANALYTICS_MONGO_PORT`` and
-``ANALYTICS_S3_PORT`` override them. Everything here is for the local stack only: PostgreSQL
+``ANALYTICS_S3_PORT`` override the demo's, ``ANALYTICS_TEST_PG_PORT`` (and so on) the test's. Everything here is for the local stack only: PostgreSQL
 trusts connections from 127.0.0.1 and the S3 keys are moto's dummies.
 """
 
@@ -79,15 +79,28 @@ class Stack:
         return self.root / "logs" / f"{service}.log"
 
 
+def port_variable(profile: str, service: str) -> str:
+    """The environment variable that overrides a port: ANALYTICS_PG_PORT, ANALYTICS_TEST_PG_PORT, ..."""
+    middle = "" if profile == "demo" else f"{profile.upper()}_"
+    return f"ANALYTICS_{middle}{service.upper()}_PORT"
+
+
+def _ports(profile: str) -> dict[str, int]:
+    return {
+        service: int(os.environ.get(port_variable(profile, service), default))
+        for service, default in DEFAULT_PORTS[profile].items()
+    }
+
+
 def stack_for(profile: str) -> Stack:
-    ports = DEFAULT_PORTS[profile]
+    ports = _ports(profile)
+    for other in DEFAULT_PORTS:
+        shared = set(ports.values()) & set(_ports(other).values()) if other != profile else set()
+        if shared:
+            raise SystemExit(f"[stack] the {profile} and {other} stacks would share port(s) {sorted(shared)}")
     root = REPO / ".local" if profile == "demo" else REPO / ".local" / profile
     return Stack(
-        profile=profile,
-        root=root,
-        pg_port=int(os.environ.get("ANALYTICS_PG_PORT", ports["pg"])),
-        mongo_port=int(os.environ.get("ANALYTICS_MONGO_PORT", ports["mongo"])),
-        s3_port=int(os.environ.get("ANALYTICS_S3_PORT", ports["s3"])),
+        profile=profile, root=root, pg_port=ports["pg"], mongo_port=ports["mongo"], s3_port=ports["s3"]
     )
 
 
@@ -117,9 +130,16 @@ def wait_until(check, what: str, log_path: Path | None = None) -> None:
 
 
 def read_pid(pid_file: Path) -> int | None:
+    """The pid recorded in ``pid_file`` if that process still runs the program recorded with it."""
     try:
-        pid = int(pid_file.read_text().split()[0])
-    except (FileNotFoundError, ValueError, IndexError):
+        pid_text, program = pid_file.read_text().split()[:2]
+        pid = int(pid_text)
+    except (FileNotFoundError, ValueError):
+        return None
+    try:
+        if program not in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
+            return None  # the pid was reused by another program: not ours to stop
+    except FileNotFoundError:
         return None
     try:
         os.kill(pid, 0)
@@ -143,7 +163,7 @@ def start_background(stack: Stack, service: str, command: list[str]) -> None:
             start_new_session=True,
             cwd=REPO,
         )
-    stack.pid_file(service).write_text(f"{process.pid}\n")
+    stack.pid_file(service).write_text(f"{process.pid}\n{Path(command[0]).name}\n")
 
 
 # ---------------------------------------------------------------- PostgreSQL

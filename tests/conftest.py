@@ -20,12 +20,23 @@ TEST_ENV_FILE = REPO / ".local" / "test" / "env"
 
 
 def _load_stack_env() -> None:
-    if os.environ.get("ANALYTICS_STACK_PROFILE") or not TEST_ENV_FILE.exists():
+    """Use the test stack's variables, overriding whatever the shell has (e.g. a sourced demo env).
+
+    Set ``ANALYTICS_TESTS_USE_CURRENT_ENV=1`` to run the suite against the servers the current
+    ``AIRFLOW_CONN_*`` variables point at instead (a real MongoDB or PostgreSQL, say).
+    """
+    if os.environ.get("ANALYTICS_TESTS_USE_CURRENT_ENV") == "1":
+        return
+    if not TEST_ENV_FILE.exists():
+        if os.environ.get("ANALYTICS_STACK_PROFILE", "test") != "test":
+            raise pytest.UsageError(
+                "the environment points at the demo stack and .local/test/env is missing: run `make stack-test`"
+            )
         return
     for line in TEST_ENV_FILE.read_text().splitlines():
         if line.startswith("export "):
             name, _, value = line[len("export ") :].partition("=")
-            os.environ.setdefault(name, shlex.split(value)[0] if value else "")
+            os.environ[name] = shlex.split(value)[0] if value else ""
 
 
 _load_stack_env()

@@ -100,6 +100,23 @@ def test_dag_files_do_no_io_at_top_level():
                 )
 
 
+HEAVY_MODULES = ("psycopg", "pymongo", "bson", "boto3", "pandas")
+
+
+@pytest.mark.parametrize("path", DAG_FILES, ids=[path.name for path in DAG_FILES])
+def test_dag_file_imports_no_database_or_data_library(path):
+    """Drivers and data libraries are imported inside the code that runs tasks, never at parse time."""
+    code = (
+        "import runpy, sys; "
+        f"sys.path[:0] = [{str(REPO / 'plugins')!r}]; "
+        f"runpy.run_path({str(path)!r}); "
+        f"print(sorted(name for name in {HEAVY_MODULES!r} if name in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]", f"{path.name} imports {result.stdout.strip()} at parse time"
+
+
 @pytest.mark.parametrize("path", DAG_FILES, ids=[path.name for path in DAG_FILES])
 def test_dag_file_imports_quickly(path):
     """Each DAG file imports in under a second in a fresh interpreter (Airflow re-parses them often).

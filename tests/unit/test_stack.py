@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -20,8 +21,11 @@ def _stack_module():
 
 
 def test_demo_and_test_profiles_use_different_ports_and_folders(monkeypatch):
-    for variable in ("ANALYTICS_PG_PORT", "ANALYTICS_MONGO_PORT", "ANALYTICS_S3_PORT"):
-        monkeypatch.delenv(variable, raising=False)
+    for profile in ("demo", "test"):
+        for service in ("pg", "mongo", "s3"):
+            monkeypatch.delenv(
+                f"ANALYTICS_{'' if profile == 'demo' else 'TEST_'}{service.upper()}_PORT", raising=False
+            )
     stack = _stack_module()
     demo, test = stack.stack_for("demo"), stack.stack_for("test")
     assert {demo.pg_port, demo.mongo_port, demo.s3_port}.isdisjoint(
@@ -30,9 +34,31 @@ def test_demo_and_test_profiles_use_different_ports_and_folders(monkeypatch):
     assert demo.root != test.root and demo.airflow_home != test.airflow_home
 
 
-def test_ports_can_be_overridden(monkeypatch):
-    monkeypatch.setenv("ANALYTICS_PG_PORT", "6543")
-    assert _stack_module().stack_for("test").pg_port == 6543
+def test_ports_are_overridden_per_profile(monkeypatch):
+    monkeypatch.setenv("ANALYTICS_TEST_PG_PORT", "6543")
+    stack = _stack_module()
+    assert stack.stack_for("test").pg_port == 6543
+    assert stack.stack_for("demo").pg_port == 54320
+
+
+def test_profiles_that_would_share_a_port_are_refused(monkeypatch):
+    monkeypatch.setenv("ANALYTICS_TEST_MONGO_PORT", "27017")
+    stack = _stack_module()
+    try:
+        stack.stack_for("test")
+    except SystemExit as refusal:
+        assert "share port(s) [27017]" in str(refusal)
+    else:
+        raise AssertionError("a test stack on the demo's MongoDB port must be refused")
+
+
+def test_a_reused_pid_is_not_ours(tmp_path):
+    stack = _stack_module()
+    pid_file = tmp_path / "s3.pid"
+    pid_file.write_text(f"{os.getpid()}\nmoto_server\n")  # this process is alive but is not moto
+    assert stack.read_pid(pid_file) is None
+    pid_file.write_text(f"{os.getpid()}\npytest\n")
+    assert stack.read_pid(pid_file) == os.getpid()
 
 
 def test_environment_defines_every_connection_and_no_examples():
