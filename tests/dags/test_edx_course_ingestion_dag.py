@@ -1,15 +1,67 @@
-"""End to end: `airflow dags test edx_course_ingestion` on a generated package, twice."""
+"""The `edx_course_ingestion` DAG: its wiring, its report, and `airflow dags test` on a generated package, twice."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
+import pytest
+
+from analytics.assets import EDX_COURSE_DATABASES
 from analytics.edx.naming import course_database_name
 from analytics.edx.package import discover_package
 from analytics.edx.tables import collection_for_table
-from analytics.operators.edx import ERRORS_COLLECTION
+from analytics.operators.edx import ERRORS_COLLECTION, STATUS_COLLECTION, summarize_ingestion
 
-from .conftest import generate_demo_data, run_dag_test
+from .conftest import REPO, generate_demo_data, run_dag_test
+
+
+@pytest.fixture(scope="module")
+def ingestion_dag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag_bag = DagBag(dag_folder=str(REPO / "dags" / "edx_course_ingestion.py"))
+    assert dag_bag.import_errors == {}
+    return dag_bag.dags["edx_course_ingestion"]
+
+
+def test_the_asset_is_updated_once_per_run_by_the_report_which_runs_whatever_happened(ingestion_dag):
+    report = ingestion_dag.get_task("report")
+    assert report.outlets == [EDX_COURSE_DATABASES]
+    assert report.trigger_rule == "all_done"
+    assert ingestion_dag.get_task("ingest_course").outlets == []
+    assert report.upstream_task_ids == {"discover_courses", "ingest_course"}
+
+
+def _summary(package_key: str, loaded: int) -> dict:
+    return {
+        "course_id": f"course-v1:{package_key.replace('-', '+')}",
+        "package_key": package_key,
+        "database": package_key.replace("-", "_"),
+        "files_found": 1,
+        "loaded": {"user": loaded},
+        "rejected": {"duplicate id": 1},
+        "files": {f"{package_key}-auth_user-prod.sql": {"read": loaded + 1, "loaded": loaded, "rejected": 1}},
+        "skipped_files": [],
+    }
+
+
+def test_the_report_sums_every_course():
+    totals = summarize_ingestion([_summary("A-B-C", 2), _summary("D-E-F", 3)], ["A-B-C", "D-E-F"])
+    assert totals["documents_loaded"] == 5 and totals["rejected_by_reason"] == {"duplicate id": 2}
+    assert totals["courses_not_ingested"] == []
+
+
+def test_the_report_logs_everything_then_fails_without_retry_when_a_course_is_missing(caplog):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    caplog.set_level(logging.INFO, logger="analytics.operators.edx")
+    with pytest.raises(AirflowFailException, match="1 course\\(s\\) not ingested: D-E-F"):
+        summarize_ingestion([_summary("A-B-C", 2)], ["A-B-C", "D-E-F"])
+    messages = [record.getMessage() for record in caplog.records]
+    assert "  file A-B-C-auth_user-prod.sql: read 3, loaded 2, rejected 1" in messages
+    assert "1 of 2 course(s) ingested, 2 documents loaded, 1 records rejected" in messages
+    assert any("course D-E-F was not ingested" in message for message in messages)
 
 
 def _data_rows(path: Path) -> int:
@@ -46,6 +98,11 @@ def test_ingestion_dag_loads_every_course_and_is_idempotent(tmp_path, mongo_clie
             assert counts["course_structure"] > 0 and counts["forum"] > 0
             assert counts.get(ERRORS_COLLECTION, 0) == 0, list(mongo_client[name][ERRORS_COLLECTION].find({}))
         assert "ingest_course" in first.output and "skipped file" in first.output
+        assert "2 of 2 course(s) ingested" in first.output
+        assert "XCom not found" not in first.output  # the report fetches the summaries in one slice
+        for name in databases:
+            status = mongo_client[name][STATUS_COLLECTION].find_one({"_id": "latest"})
+            assert status["state"] == "complete" and status["rejected"] == {}
 
         second = run_dag_test("edx_course_ingestion", "2024-03-04", {"package_dir": str(package)})
         assert second.state == "success", second.output[-4000:]

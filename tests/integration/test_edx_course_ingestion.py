@@ -3,36 +3,60 @@
 from __future__ import annotations
 
 import gzip
+import logging
 import shutil
 from pathlib import Path
 
 import pytest
 
+import analytics.operators.edx as edx_operators
 from analytics.edx.naming import course_database_name, parse_course_key
 from analytics.edx.package import discover_package
-from analytics.operators.edx import ERRORS_COLLECTION, ingest_course_package
+from analytics.operators.edx import (
+    ERRORS_COLLECTION,
+    STATUS_COLLECTION,
+    CourseIngestionSummary,
+    ingest_course_package,
+)
+from analytics.stores.mongo import MongoBatchWriter
 
 SAMPLE_PACKAGE = "edx-analytics-pipeline/obfuscation_state"
 HEADER_ENROLLMENT = "id\tuser_id\tcourse_id\tcreated\tis_active\tmode\n"
 HEADER_USER = "id\tusername\tfirst_name\tlast_name\temail\tis_staff\tis_active\tdate_joined\n"
 
 
-def _ingest(directory: Path, client) -> dict:
+def _ingest(directory: Path, client, **options) -> CourseIngestionSummary:
     inventory = discover_package(directory)
     assert len(inventory.courses) == 1, inventory
-    return ingest_course_package(inventory.courses[0], client, batch_size=2)
+    summary = ingest_course_package(inventory.courses[0], client, batch_size=2, **options)
+    _assert_every_record_is_accounted_for(summary)
+    return summary
+
+
+def _assert_every_record_is_accounted_for(summary: CourseIngestionSummary) -> None:
+    """Nothing lost: per file, read == loaded + rejected, and the totals agree with the summary."""
+    for name, counts in summary.files.items():
+        assert counts.read == counts.loaded + counts.rejected, (name, counts)
+    assert sum(counts.loaded for counts in summary.files.values()) == sum(summary.loaded.values())
+    assert sum(counts.rejected for counts in summary.files.values()) == sum(summary.rejected.values())
 
 
 def _contents(database) -> dict[str, list]:
-    """Every collection's documents without their generated ``_id``, in a stable order."""
+    """Every collection's documents, ``_id`` included, in a stable order (the status without its times)."""
     result = {}
     for name in sorted(database.list_collection_names()):
         documents = [
-            {key: value for key, value in document.items() if key != "_id" or isinstance(value, str)}
+            {key: value for key, value in document.items() if key not in ("started_at", "finished_at")}
+            if name == STATUS_COLLECTION
+            else document
             for document in database[name].find({})
         ]
         result[name] = sorted(documents, key=repr)
     return result
+
+
+def _status(database) -> dict:
+    return database[STATUS_COLLECTION].find_one({"_id": "latest"})
 
 
 @pytest.fixture
@@ -69,10 +93,15 @@ def test_real_sample_package_loads(samples_dir, tmp_path, mongo_client, course_d
         "userprofile": 4,
     }
     assert summary.rejected == {"missing child": 1}
+    structure_file = "edX-DemoX-Demo_Course-course_structure-acceptance.json"
+    assert summary.files[structure_file] == edx_operators.FileCounts(read=2, loaded=1, rejected=1)
+    assert summary.files["edX-DemoX-Demo_Course-auth_user-acceptance.sql"] == edx_operators.FileCounts(
+        4, 4, 0
+    )
     skipped_tables = sorted(name.split("-")[3] for name in summary.skipped_files)
     assert "wiki_article" in skipped_tables and "user_api_usercoursetag" in skipped_tables
     honor = database["user"].find_one({"username": "honor"})
-    assert honor["id"] == 1 and honor["is_staff"] is True and honor["email_key"] is None
+    assert honor["_id"] == honor["id"] == 1 and honor["is_staff"] is True and honor["email_key"] is None
     state = database["courseware_studentmodule"].find_one({"id": 1})["state"]
     assert isinstance(state, dict) and "student_answers" in state
     forum = database["forum"].find_one({"author_username": "honor"})
@@ -81,6 +110,10 @@ def test_real_sample_package_loads(samples_dir, tmp_path, mongo_client, course_d
     assert chapter["display_name"] == "About Exams and Certificates"
     error = database[ERRORS_COLLECTION].find_one({})
     assert error["reason"] == "missing child" and error["file"].endswith("course_structure-acceptance.json")
+    status = _status(database)
+    assert status["state"] == "complete" and status["finished_at"] >= status["started_at"]
+    assert status["loaded"] == summary.loaded and status["rejected"] == {"missing child": 1}
+    assert status["package_dir"] == str(package) and status["error"] is None
 
 
 def _write_bad_package(directory: Path) -> None:
@@ -152,6 +185,11 @@ def test_running_twice_leaves_the_same_collections(tmp_path, mongo_client, cours
     assert first == second
     assert after_first == after_second
     assert sum(len(documents) for documents in after_first.values()) > 0
+    assert sorted(document["_id"] for document in after_first["user"]) == [1, 3]
+    assert {document["_id"] for document in after_first[ERRORS_COLLECTION]} >= {
+        "TestX-BAD101-2024_T1-auth_user-prod-analytics.sql#1",
+        "TestX-BAD101-2024_T1-auth_user-prod-analytics.sql#2",
+    }
 
 
 def test_collections_without_a_file_are_dropped_on_rerun(tmp_path, mongo_client, course_database):
@@ -219,3 +257,139 @@ def test_operator_fails_clearly_on_a_missing_folder(tmp_path):
     empty.mkdir()
     with pytest.raises(ValueError, match="no edX course files found"):
         DiscoverEdxCoursesOperator(task_id="discover", package_dir=str(empty)).execute({})
+
+
+def test_the_batch_writer_hands_back_duplicates_with_their_origin(mongo_database):
+    duplicates = []
+    with MongoBatchWriter(
+        mongo_database["things"],
+        batch_size=3,
+        on_duplicate=lambda document, origin: duplicates.append((document, origin)),
+    ) as writer:
+        for line, key in enumerate([1, 2, 1, 3, 2, 4, 4], start=10):  # repeats within and across batches
+            writer.add({"_id": key, "line": line}, origin=line)
+    assert writer.counts.inserted == 4 and writer.counts.duplicates == 3
+    assert sorted((document["_id"], origin) for document, origin in duplicates) == [(1, 12), (2, 14), (4, 16)]
+    assert sorted(document["line"] for document in mongo_database["things"].find({})) == [10, 11, 13, 15]
+
+
+def test_the_batch_writer_still_writes_its_buffer_when_the_block_raises(mongo_database):
+    with (
+        pytest.raises(RuntimeError, match="reader failed"),
+        MongoBatchWriter(mongo_database["things"]) as writer,
+    ):
+        writer.add({"_id": "before the failure"})
+        raise RuntimeError("reader failed")
+    assert mongo_database["things"].count_documents({}) == 1
+
+
+def _write_duplicates_package(directory: Path) -> None:
+    directory.mkdir()
+    prefix = "TestX-DUP101-2024_T1"
+    (directory / f"{prefix}-auth_user-prod.sql").write_text(
+        HEADER_USER
+        + "1\tana\tAna\tA\tana@example.org\t0\t1\t2024-01-02 10:00:00\n"
+        + "2\tbob\tBob\tB\tbob@example.org\t0\t1\t2024-01-02 10:00:00\n"
+        + "1\tana2\tAna\tA\tana@example.org\t0\t1\t2024-01-02 10:00:00\n"  # line 4: id 1 again
+        + "3\tcid\tCid\tC\tcid@example.org\t0\t1\t2024-01-02 10:00:00\n"
+        + "2\tbob2\tBob\tB\tbob@example.org\t0\t1\t2024-01-02 10:00:00\n"  # line 6: id 2 again
+    )
+    (directory / f"{prefix}-prod.mongo").write_text(
+        '{"_id": {"$oid": "cd72760dff103dd383012d3f"}, "body": "first"}\n'
+        '{"_id": {"$oid": "cd72760dff103dd383012d3f"}, "body": "same id"}\n'
+        '{"body": "no id"}\n'
+    )
+    (directory / f"{prefix}-user_id_map-prod.sql").write_text(
+        "hash_id\tid\tusername\tusername\naa\t1\tana\tana\n"
+    )
+
+
+def test_duplicate_ids_are_rejected_naming_file_line_and_id(tmp_path, mongo_client, course_database):
+    package = tmp_path / "dup"
+    _write_duplicates_package(package)
+    database = course_database("course-v1:TestX+DUP101+2024_T1")
+
+    summary = _ingest(package, mongo_client)
+
+    assert summary.loaded == {"user": 3, "forum": 2, "user_id_map": 0}
+    assert summary.rejected == {"duplicate id": 3, "duplicate column": 1}
+    assert summary.files["TestX-DUP101-2024_T1-auth_user-prod.sql"] == edx_operators.FileCounts(5, 3, 2)
+    assert summary.files["TestX-DUP101-2024_T1-prod.mongo"] == edx_operators.FileCounts(3, 2, 1)
+    assert summary.files["TestX-DUP101-2024_T1-user_id_map-prod.sql"] == edx_operators.FileCounts(1, 0, 1)
+    assert sorted(document["username"] for document in database["user"].find({})) == ["ana", "bob", "cid"]
+    errors = sorted(
+        (error["file"].split("-")[3], error["line"], error["field"], error["reason"], error["detail"])
+        for error in database[ERRORS_COLLECTION].find({})
+    )
+    assert errors[:2] == [
+        ("auth_user", 4, "_id", "duplicate id", "_id 1 is already loaded from another record of this file"),
+        ("auth_user", 6, "_id", "duplicate id", "_id 2 is already loaded from another record of this file"),
+    ]
+    assert (
+        errors[2][:4] == ("prod.mongo", 2, "_id", "duplicate id")
+        and "cd72760dff103dd383012d3f" in errors[2][4]
+    )
+    assert errors[3][:4] == ("user_id_map", 1, "username", "duplicate column")
+    assert _status(database)["rejected"] == {"duplicate id": 3, "duplicate column": 1}
+
+
+def test_a_failure_midway_keeps_the_rejections_and_marks_the_status_failed(
+    tmp_path, mongo_client, course_database, monkeypatch
+):
+    package = tmp_path / "bad"
+    _write_bad_package(package)
+    (package / "TestX-BAD101-2024_T1-prod.mongo").write_text('{"body": "never read"}\n')
+    database = course_database("course-v1:TestX+BAD101+2024_T1")
+    states_seen = []
+
+    def failing_forum_reader(path):
+        states_seen.append(_status(database)["state"])
+        raise RuntimeError("disk gone")
+        yield  # a generator, like the real reader
+
+    monkeypatch.setattr(edx_operators, "iter_forum_documents", failing_forum_reader)
+    course = discover_package(package).courses[0]
+
+    with pytest.raises(RuntimeError, match="disk gone"):
+        ingest_course_package(course, mongo_client, batch_size=1000)  # rejections stay buffered until the end
+
+    assert states_seen == ["running"]
+    reasons = sorted(error["reason"] for error in database[ERRORS_COLLECTION].find({}))
+    assert reasons == [
+        "bad int",
+        "empty file",
+        "missing child",
+        "wrong field count",
+    ]  # the files before the forum
+    status = _status(database)
+    assert status["state"] == "failed" and status["finished_at"] is not None
+    assert status["error"] == "RuntimeError: disk gone"
+    assert status["loaded"] == {"user": 2, "certificates": 0, "course_structure": 2}
+    assert sum(status["rejected"].values()) == 4
+    assert {entry["file"].split("-")[3] for entry in status["files"]} == {
+        "auth_user",
+        "certificates_generatedcertificate",
+        "course_structure",
+    }
+
+
+def test_progress_is_logged_per_file_with_rows_so_far_and_rate(
+    tmp_path, mongo_client, course_database, caplog
+):
+    package = tmp_path / "bad"
+    _write_bad_package(package)
+    course_database("course-v1:TestX+BAD101+2024_T1")
+    caplog.set_level(logging.INFO, logger="analytics.operators.edx")
+
+    _ingest(package, mongo_client, progress_every=2)
+
+    messages = [record.getMessage() for record in caplog.records]
+    user_file = "TestX-BAD101-2024_T1-auth_user-prod-analytics.sql"
+    so_far = [message for message in messages if message.startswith(f"{user_file}: ") and "so far" in message]
+    assert [message.split(" (")[0] for message in so_far] == [
+        f"{user_file}: 2 records read so far, 0 written, 1 rejected",
+        f"{user_file}: 4 records read so far, 2 written, 2 rejected",
+    ]
+    assert all(message.endswith(" records/s)") for message in so_far)
+    final = [message for message in messages if message.startswith(f"{user_file}: 4 records read in ")]
+    assert len(final) == 1 and final[0].endswith("2 loaded into TestX_BAD101_2024_T1.user, 2 rejected")

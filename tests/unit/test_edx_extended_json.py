@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from bson import ObjectId
 
-from analytics.edx.extended_json import (
-    MALFORMED_EXTENDED_JSON_ERRORS,
-    decode_extended_json,
-    iter_forum_documents,
-)
+from analytics.edx.extended_json import ExtendedJsonError, decode_extended_json, iter_forum_documents
+from analytics.edx.tables import SourceDocument
 from analytics.rejections import Rejection
 from tests.samples import OBFUSCATION_STATE, edx_sample
 
@@ -92,7 +92,7 @@ def test_wrappers_are_decoded_at_any_depth_and_plain_values_are_kept() -> None:
     ],
 )
 def test_a_malformed_wrapper_raises_a_documented_error(wrapped: dict) -> None:
-    with pytest.raises(MALFORMED_EXTENDED_JSON_ERRORS):
+    with pytest.raises(ExtendedJsonError):
         decode_extended_json(wrapped)
 
 
@@ -115,8 +115,8 @@ def test_a_forum_dump_accounts_for_every_line(tmp_path: Path) -> None:
         b'{"_id": {"$oid": "af573b91e8f6d23c9b3ac0d8"}, "body": "last"}',
     )
     results = list(iter_forum_documents(path))
-    assert results[0] == {"_id": ObjectId(OBJECT_ID), "body": "first"}
-    assert results[-1] == {"_id": ObjectId("af573b91e8f6d23c9b3ac0d8"), "body": "last"}
+    assert results[0] == SourceDocument(1, {"_id": ObjectId(OBJECT_ID), "body": "first"})
+    assert results[-1] == SourceDocument(8, {"_id": ObjectId("af573b91e8f6d23c9b3ac0d8"), "body": "last"})
     rejections = [result for result in results if isinstance(result, Rejection)]
     assert [(rejection.file, rejection.line, rejection.reason) for rejection in rejections] == [
         ("forum.mongo", 3, "bad JSON"),
@@ -128,10 +128,34 @@ def test_a_forum_dump_accounts_for_every_line(tmp_path: Path) -> None:
     assert len(results) == 7  # eight lines, one blank
 
 
+def test_a_document_without_an_id_gets_its_file_and_line_so_a_reload_gives_the_same_id(
+    tmp_path: Path,
+) -> None:
+    path = write_dump(tmp_path, b'\n{"body": "no id"}\n{"_id": "kept", "body": "own id"}\n')
+    assert list(iter_forum_documents(path)) == [
+        SourceDocument(2, {"_id": "forum.mongo:2", "body": "no id"}),
+        SourceDocument(3, {"_id": "kept", "body": "own id"}),
+    ]
+
+
+def test_bson_is_imported_on_first_use_not_with_the_module() -> None:
+    """DAG files import the operators, which import this module: it must not pull in bson."""
+    code = "import sys, analytics.edx.extended_json; print('bson' in sys.modules)"
+    plugins = Path(__file__).resolve().parents[2] / "plugins"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(plugins)},
+    )
+    assert result.stdout.strip() == "False", result.stderr
+
+
 def test_the_real_forum_dump_decodes() -> None:
-    documents = list(iter_forum_documents(sample_forum_dump()))
-    assert len(documents) == 3
-    assert not [document for document in documents if isinstance(document, Rejection)]
+    records = list(iter_forum_documents(sample_forum_dump()))
+    assert len(records) == 3
+    assert not [record for record in records if isinstance(record, Rejection)]
+    documents = [record.document for record in records]
     assert [document["_id"] for document in documents] == [
         ObjectId("cd72760dff103dd383012d3f"),
         ObjectId("69963c2c9103a8d2ac7dcb34"),

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from analytics.edx.naming import MAX_DATABASE_NAME_BYTES, CourseKey, course_database_name, parse_course_key
+from analytics.edx.naming import (
+    MAX_DATABASE_NAME_BYTES,
+    CourseKey,
+    check_distinct_database_names,
+    course_database_name,
+    parse_course_key,
+)
 
 DEMO = CourseKey(org="edX", course="DemoX", run="Demo_Course")
 DEMO_ID_FORMS = [
@@ -113,3 +119,22 @@ def test_long_names_have_no_forbidden_characters() -> None:
     name = course_database_name(course)
     assert len(name.encode("utf-8")) <= MAX_DATABASE_NAME_BYTES
     assert not set(name) & set(FORBIDDEN_DATABASE_CHARACTERS)
+
+
+def test_courses_with_distinct_database_names_pass_the_check() -> None:
+    demo = CourseKey("edX", "DemoX", "Demo_Course")
+    check_distinct_database_names([demo, demo, CourseKey("MITx", "6.002x", "2012_Fall")])
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        CourseKey("MITx", "6_002x", "2012_Fall"),  # the same name once "." is replaced
+        CourseKey("mitx", "6.002X", "2012_fall"),  # names equal ignoring case
+    ],
+)
+def test_courses_whose_database_names_collide_are_refused_naming_both(other: CourseKey) -> None:
+    course = CourseKey("MITx", "6.002x", "2012_Fall")
+    with pytest.raises(ValueError, match="collide") as raised:
+        check_distinct_database_names([course, other])
+    assert course.course_id in str(raised.value) and other.course_id in str(raised.value)

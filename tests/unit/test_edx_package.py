@@ -194,26 +194,83 @@ def test_inventory_looks_one_level_down_into_course_sub_directories(tmp_path: Pa
     ]
 
 
-def test_a_second_file_for_the_same_course_and_table_is_ignored_as_a_duplicate(tmp_path: Path) -> None:
+def test_of_several_sites_the_prod_file_is_kept_even_when_another_sorts_first(tmp_path: Path) -> None:
     write_files(
         tmp_path,
         [
-            "edX-DemoX-Demo_Course-auth_user-prod-analytics.sql",
             "edX-DemoX-Demo_Course-auth_user-prod.sql",
             "edX-DemoX-Demo_Course-auth_user-edge.sql",
+            "edX-DemoX-Demo_Course-auth_user-acceptance-analytics.sql",
+            "edX-DemoX-Demo_Course-edge.mongo",
+            "edX-DemoX-Demo_Course-prod.mongo",
         ],
     )
     inventory = discover_package(tmp_path)
     assert [package_file.path.name for package_file in inventory.courses[0].files] == [
-        "edX-DemoX-Demo_Course-auth_user-edge.sql"
+        "edX-DemoX-Demo_Course-auth_user-prod.sql",
+        "edX-DemoX-Demo_Course-prod.mongo",
+    ]
+    kept_user = "edX-DemoX-Demo_Course-auth_user-prod.sql"
+    kept_forum = "edX-DemoX-Demo_Course-prod.mongo"
+    assert inventory.ignored == [
+        (
+            "edX-DemoX-Demo_Course-auth_user-acceptance-analytics.sql",
+            f"duplicate of {kept_user}; kept {kept_user} because site prod is preferred",
+        ),
+        (
+            "edX-DemoX-Demo_Course-auth_user-edge.sql",
+            f"duplicate of {kept_user}; kept {kept_user} because site prod is preferred",
+        ),
+        (
+            "edX-DemoX-Demo_Course-edge.mongo",
+            f"duplicate of {kept_forum}; kept {kept_forum} because site prod is preferred",
+        ),
+    ]
+
+
+def test_without_prod_or_within_prod_the_first_in_path_order_is_kept(tmp_path: Path) -> None:
+    write_files(
+        tmp_path,
+        [
+            "edX-DemoX-Demo_Course-auth_user-stage.sql",
+            "edX-DemoX-Demo_Course-auth_user-edge.sql",
+            "edX-DemoX-Demo_Course-prod.mongo",
+            "edX-DemoX-Demo_Course-prod-analytics.mongo",
+        ],
+    )
+    inventory = discover_package(tmp_path)
+    assert [package_file.path.name for package_file in inventory.courses[0].files] == [
+        "edX-DemoX-Demo_Course-auth_user-edge.sql",
+        "edX-DemoX-Demo_Course-prod-analytics.mongo",
     ]
     assert inventory.ignored == [
         (
-            "edX-DemoX-Demo_Course-auth_user-prod-analytics.sql",
-            "duplicate of edX-DemoX-Demo_Course-auth_user-edge.sql",
+            "edX-DemoX-Demo_Course-auth_user-stage.sql",
+            "duplicate of edX-DemoX-Demo_Course-auth_user-edge.sql; "
+            "kept edX-DemoX-Demo_Course-auth_user-edge.sql because it comes first in path order",
         ),
-        ("edX-DemoX-Demo_Course-auth_user-prod.sql", "duplicate of edX-DemoX-Demo_Course-auth_user-edge.sql"),
+        (
+            "edX-DemoX-Demo_Course-prod.mongo",
+            "duplicate of edX-DemoX-Demo_Course-prod-analytics.mongo; "
+            "kept edX-DemoX-Demo_Course-prod-analytics.mongo because it comes first in path order",
+        ),
     ]
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("MITx-6.002x-2012_Fall", "MITx-6_002x-2012_Fall"),  # "." becomes "_" in database names
+        ("edX-DemoX-Demo_Course", "edX-demox-Demo_Course"),  # MongoDB refuses names differing in case only
+    ],
+)
+def test_two_courses_that_would_share_a_database_fail_discovery_clearly(
+    tmp_path: Path, first: str, second: str
+) -> None:
+    write_files(tmp_path, [f"{first}-auth_user-prod.sql", f"{second}-auth_user-prod.sql"])
+    with pytest.raises(ValueError, match="database names collide") as raised:
+        discover_package(tmp_path)
+    assert first.split("-")[1] in str(raised.value) and second.split("-")[1] in str(raised.value)
 
 
 def test_known_courses_reach_the_inventory(tmp_path: Path) -> None:

@@ -11,7 +11,9 @@ import pytest
 
 from analytics.edx.tables import (
     TABLE_COLLECTIONS,
+    TABLE_ID_COLUMNS,
     TABLE_SCHEMAS,
+    SourceDocument,
     ValueTypeError,
     collection_for_table,
     iter_table_documents,
@@ -43,7 +45,11 @@ def write_table(directory: Path, content: str | bytes, name: str = "t.sql") -> P
 
 
 def read_table(path: Path, table: str) -> list[dict | Rejection]:
-    return list(iter_table_documents(path, table))
+    """The file's documents (without their line numbers) and rejections, in order."""
+    return [
+        record if isinstance(record, Rejection) else record.document
+        for record in iter_table_documents(path, table)
+    ]
 
 
 @pytest.mark.parametrize(("table", "collection"), sorted(TABLE_COLLECTIONS.items()))
@@ -190,6 +196,7 @@ def test_a_studentmodule_row_is_typed(tmp_path: Path) -> None:
     path = write_table(tmp_path, f"{STUDENTMODULE_HEADER}\n{row}\n")
     assert read_table(path, "courseware_studentmodule") == [
         {
+            "_id": 7,
             "id": 7,
             "module_type": "problem",
             "module_id": "block-v1:edX+DemoX+Demo_Course+type@problem+block@p1",
@@ -208,23 +215,25 @@ def test_a_studentmodule_row_is_typed(tmp_path: Path) -> None:
 def test_user_id_map_keeps_the_hex_hash_id_and_types_the_user_id(tmp_path: Path) -> None:
     path = write_table(tmp_path, "hash_id\tid\tusername\n5f1d0a9e3c2b4a8f9e7d6c5b4a3f2e1d\t1\t007\n")
     assert read_table(path, "user_id_map") == [
-        {"hash_id": "5f1d0a9e3c2b4a8f9e7d6c5b4a3f2e1d", "id": 1, "username": "007"}
+        {"_id": 1, "hash_id": "5f1d0a9e3c2b4a8f9e7d6c5b4a3f2e1d", "id": 1, "username": "007"}
     ]
     newer = write_table(tmp_path, "hash_id\tuser_id\tusername\n00ff\t2\tana\n")
-    assert read_table(newer, "user_id_map") == [{"hash_id": "00ff", "user_id": 2, "username": "ana"}]
+    assert read_table(newer, "user_id_map") == [
+        {"_id": 2, "hash_id": "00ff", "user_id": 2, "username": "ana"}
+    ]
 
 
 def test_null_and_escapes_inside_rows(tmp_path: Path) -> None:
     path = write_table(tmp_path, "id\tname\tbio\n1\tNULL\tline one\\nline\\ttwo \\\\o/\n")
     assert read_table(path, "auth_userprofile") == [
-        {"id": 1, "name": None, "bio": "line one\nline\ttwo \\o/"}
+        {"_id": 1, "id": 1, "name": None, "bio": "line one\nline\ttwo \\o/"}
     ]
 
 
 def test_unknown_columns_and_unknown_tables_stay_strings(tmp_path: Path) -> None:
     path = write_table(tmp_path, "id\tshow_country\tteam_size\n1\t0\t4\n")
-    assert read_table(path, "auth_user") == [{"id": 1, "show_country": "0", "team_size": "4"}]
-    assert read_table(path, "teams") == [{"id": "1", "show_country": "0", "team_size": "4"}]
+    assert read_table(path, "auth_user") == [{"_id": 1, "id": 1, "show_country": "0", "team_size": "4"}]
+    assert read_table(path, "teams") == [{"_id": "t.sql:2", "id": "1", "show_country": "0", "team_size": "4"}]
 
 
 def test_a_bad_int_rejects_the_row_naming_the_field(tmp_path: Path) -> None:
@@ -233,17 +242,17 @@ def test_a_bad_int_rejects_the_row_naming_the_field(tmp_path: Path) -> None:
         "id\tuser_id\tcreated\tis_active\n1\t5\t2015-08-12 23:13:04\t1\n2\tfive\t2015-08-12 23:13:04\t1\n",
     )
     documents = read_table(path, "student_courseenrollment")
-    assert documents[0]["user_id"] == 5
+    assert documents[0]["user_id"] == 5 and documents[0]["_id"] == 1
     assert documents[1] == Rejection("t.sql", 3, "bad int", field="user_id", detail="five")
 
 
 def test_a_row_with_the_wrong_field_count_is_rejected_and_the_rest_loads(tmp_path: Path) -> None:
     path = write_table(tmp_path, "id\tuser_id\n1\t2\n3\t4\t5\n6\n7\t8\n")
     assert read_table(path, "user_id_map") == [
-        {"id": 1, "user_id": 2},
+        {"_id": 1, "id": 1, "user_id": 2},
         Rejection("t.sql", 3, "wrong field count", detail="expected 2 fields, got 3"),
         Rejection("t.sql", 4, "wrong field count", detail="expected 2 fields, got 1"),
-        {"id": 7, "user_id": 8},
+        {"_id": 7, "id": 7, "user_id": 8},
     ]
 
 
@@ -252,7 +261,7 @@ def test_a_line_that_is_not_utf8_is_rejected_and_the_rest_loads(tmp_path: Path) 
     documents = read_table(path, "auth_user")
     assert isinstance(documents[0], Rejection)
     assert (documents[0].line, documents[0].reason) == (2, "not UTF-8")
-    assert documents[1] == {"id": 2, "name": "José"}
+    assert documents[1] == {"_id": 2, "id": 2, "name": "José"}
 
 
 def test_an_empty_file_is_one_rejection(tmp_path: Path) -> None:
@@ -275,22 +284,25 @@ def test_an_unreadable_header_is_one_rejection_for_the_file(tmp_path: Path) -> N
 def test_blank_trailing_lines_are_ignored_but_a_blank_middle_line_is_not(tmp_path: Path) -> None:
     path = write_table(tmp_path, "id\tname\n1\ta\n\n2\tb\n\n\n")
     assert read_table(path, "auth_user") == [
-        {"id": 1, "name": "a"},
+        {"_id": 1, "id": 1, "name": "a"},
         Rejection("t.sql", 3, "wrong field count", detail="expected 2 fields, got 1"),
-        {"id": 2, "name": "b"},
+        {"_id": 2, "id": 2, "name": "b"},
     ]
 
 
 def test_crlf_line_endings_and_a_missing_final_newline(tmp_path: Path) -> None:
     path = write_table(tmp_path, "id\tname\r\n1\ta\r\n2\tb")
-    assert read_table(path, "auth_user") == [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}]
+    assert read_table(path, "auth_user") == [
+        {"_id": 1, "id": 1, "name": "a"},
+        {"_id": 2, "id": 2, "name": "b"},
+    ]
 
 
 def test_documents_are_streamed_not_built_as_a_list(tmp_path: Path) -> None:
     path = write_table(tmp_path, "id\tname\n1\ta\n")
     documents = iter_table_documents(path, "auth_user")
     assert isinstance(documents, Iterator)
-    assert next(documents) == {"id": 1, "name": "a"}
+    assert next(documents) == SourceDocument(2, {"_id": 1, "id": 1, "name": "a"})
 
 
 def test_real_auth_user_rows_are_typed() -> None:
@@ -361,3 +373,80 @@ def test_every_real_sample_row_loads(table: str) -> None:
 def test_real_wiki_revision_content_has_its_escapes_resolved() -> None:
     documents = read_table(sample_table("wiki_articlerevision"), "wiki_articlerevision")
     assert documents[0]["content"] == "<h2Instructions:</h2>\r\nThis is the wiki for **edX**."
+
+
+def test_every_ingested_table_declares_its_key_in_one_place() -> None:
+    assert set(TABLE_ID_COLUMNS) == set(TABLE_COLLECTIONS)
+    assert all(columns and columns[0] == "id" for columns in TABLE_ID_COLUMNS.values())
+    assert TABLE_ID_COLUMNS["user_id_map"] == ("id", "user_id")
+
+
+def test_a_row_s_id_is_its_table_key_and_the_same_on_every_read(tmp_path: Path) -> None:
+    path = write_table(
+        tmp_path, "id\tuser_id\tcreated\tis_active\n41\t5\t2015-08-12 23:13:04\t1\n\n42\t6\tNULL\t0\n"
+    )
+    first = list(iter_table_documents(path, "student_courseenrollment"))
+    assert [
+        (record.line, record.document["_id"]) for record in first if isinstance(record, SourceDocument)
+    ] == [
+        (2, 41),
+        (4, 42),
+    ]
+    assert list(iter_table_documents(path, "student_courseenrollment")) == first
+
+
+def test_a_file_without_its_key_column_and_a_table_without_a_key_get_file_and_line_ids(
+    tmp_path: Path,
+) -> None:
+    path = write_table(
+        tmp_path, "username\temail\nana\ta@example.org\nbob\tb@example.org\n", name="users.sql"
+    )
+    assert [document["_id"] for document in read_table(path, "auth_user")] == ["users.sql:2", "users.sql:3"]
+    assert [document["_id"] for document in read_table(path, "wiki_article")] == [
+        "users.sql:2",
+        "users.sql:3",
+    ]
+
+
+def test_a_row_whose_key_is_null_is_rejected_as_missing_id(tmp_path: Path) -> None:
+    path = write_table(tmp_path, "id\tusername\nNULL\tana\n2\tbob\n")
+    assert read_table(path, "auth_user") == [
+        Rejection("t.sql", 2, "missing id", field="id", detail="NULL key"),
+        {"_id": 2, "id": 2, "username": "bob"},
+    ]
+
+
+def test_a_repeated_key_is_read_as_is_the_loader_rejects_the_second_as_a_duplicate(tmp_path: Path) -> None:
+    path = write_table(tmp_path, "id\tusername\n1\tana\n1\tbob\n")
+    assert [document["_id"] for document in read_table(path, "auth_user")] == [1, 1]
+
+
+@pytest.mark.parametrize(
+    ("header", "column"),
+    [
+        ("id\tusername\temail\tusername", "username"),
+        ("id\tprofile.name\tprofile_name", "profile_name"),  # equal once made a valid field name
+    ],
+)
+def test_a_header_naming_a_column_twice_rejects_the_file_once(
+    tmp_path: Path, header: str, column: str
+) -> None:
+    path = write_table(tmp_path, f"{header}\n1\ta\tb\tc\n2\td\te\tf\n\n")
+    records = list(iter_table_documents(path, "auth_user"))
+    assert len(records) == 1
+    rejection = records[0]
+    assert isinstance(rejection, Rejection)
+    assert (rejection.file, rejection.line, rejection.reason, rejection.field) == (
+        "t.sql",
+        1,
+        "duplicate column",
+        column,
+    )
+    assert "none of the file's 2 rows is loaded" in rejection.detail
+
+
+def test_real_sample_rows_take_their_id_column_as_id() -> None:
+    for table in ("auth_user", "auth_userprofile", "student_courseenrollment"):
+        documents = read_table(sample_table(table), table)
+        assert [document["_id"] for document in documents] == [document["id"] for document in documents]
+        assert len({document["_id"] for document in documents}) == len(documents)

@@ -6,45 +6,63 @@
 turns them back into ``ObjectId``, timezone-aware UTC ``datetime``, ``int`` and ``float`` (rarer
 wrappers as PyMongo's ``bson.json_util`` decodes them), so the documents are stored as the forum
 database held them. ``iter_forum_documents`` streams a ``.mongo`` file and accounts for every
-non-blank line as a document or a ``Rejection``.
+non-blank line as a document (keeping its ``$oid`` as ``_id``) or a ``Rejection``. ``bson`` is
+imported on first use, not with this module, so DAG files that import the operators parse fast.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from bson import json_util
-from bson.errors import BSONError
-
+from analytics.edx.tables import SourceDocument
 from analytics.rejections import Rejection
 
-_EXTENDED_JSON_OPTIONS = json_util.JSONOptions(tz_aware=True, tzinfo=UTC)
-# What decode_extended_json raises on a malformed wrapper such as {"$oid": "not-hex"}.
-MALFORMED_EXTENDED_JSON_ERRORS = (ValueError, TypeError, OverflowError, BSONError)
+
+class ExtendedJsonError(ValueError):
+    """A malformed extended-JSON wrapper, such as ``{"$oid": "not-hex"}``."""
 
 
 def decode_extended_json(obj: Any) -> Any:
     """The value with every extended-JSON wrapper, at any depth, replaced by its Python/BSON value.
 
-    Raises one of ``MALFORMED_EXTENDED_JSON_ERRORS`` on a malformed wrapper.
+    Raises ``ExtendedJsonError`` on a malformed wrapper.
     """
+    from bson.errors import BSONError
+
+    try:
+        return _decode(obj, _object_hook())
+    except (ValueError, TypeError, OverflowError, BSONError) as error:
+        raise ExtendedJsonError(str(error)) from error
+
+
+@cache
+def _object_hook() -> Callable[[dict[str, Any]], Any]:
+    """``bson.json_util``'s wrapper decoder, giving timezone-aware UTC datetimes."""
+    from bson import json_util
+
+    options = json_util.JSONOptions(tz_aware=True, tzinfo=UTC)
+    return lambda decoded: json_util.object_hook(decoded, options)
+
+
+def _decode(obj: Any, object_hook: Callable[[dict[str, Any]], Any]) -> Any:
     if isinstance(obj, list):
-        return [decode_extended_json(item) for item in obj]
+        return [_decode(item, object_hook) for item in obj]
     if isinstance(obj, dict):
         # Inner values first, as json.loads(object_hook=...) would: {"$date": {"$numberLong": ...}}.
-        decoded = {key: decode_extended_json(value) for key, value in obj.items()}
-        return json_util.object_hook(decoded, _EXTENDED_JSON_OPTIONS)
+        return object_hook({key: _decode(value, object_hook) for key, value in obj.items()})
     return obj
 
 
-def iter_forum_documents(path: Path) -> Iterator[dict[str, Any] | Rejection]:
+def iter_forum_documents(path: Path) -> Iterator[SourceDocument | Rejection]:
     """Stream a ``.mongo`` forum dump: one decoded document per line, or a Rejection naming the line.
 
     The file is read line by line in binary; blank lines are skipped; line numbers are 1-based.
+    A document without ``_id`` gets ``"<file name>:<line>"``, so a reload gives it the same id.
     """
     file_name = path.name
     with path.open("rb") as lines:
@@ -54,7 +72,7 @@ def iter_forum_documents(path: Path) -> Iterator[dict[str, Any] | Rejection]:
             yield _line_to_document(file_name, line_number, raw_line)
 
 
-def _line_to_document(file_name: str, line_number: int, raw_line: bytes) -> dict[str, Any] | Rejection:
+def _line_to_document(file_name: str, line_number: int, raw_line: bytes) -> SourceDocument | Rejection:
     try:
         text = raw_line.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -67,8 +85,10 @@ def _line_to_document(file_name: str, line_number: int, raw_line: bytes) -> dict
         return Rejection(file_name, line_number, "not a JSON object", detail=type(value).__name__)
     try:
         document = decode_extended_json(value)
-    except MALFORMED_EXTENDED_JSON_ERRORS as error:
+    except ExtendedJsonError as error:
         return Rejection(file_name, line_number, "bad extended JSON", detail=str(error))
     if not isinstance(document, dict):  # a whole line such as {"$oid": "..."}
         return Rejection(file_name, line_number, "not a JSON object", detail=type(document).__name__)
-    return document
+    if "_id" not in document:
+        document = {"_id": f"{file_name}:{line_number}", **document}
+    return SourceDocument(line_number, document)

@@ -4,13 +4,15 @@ edX writes the same course as ``course-v1:edX+DemoX+Demo_Course``, as the old sl
 ``edX/DemoX/Demo_Course``, inside CCX ids (``ccx-v1:...+ccx@3``) and block keys
 (``block-v1:...+type@...+block@...``), and as ``edX-DemoX-Demo_Course`` in data-package file names.
 ``parse_course_key`` reduces all of them to ``CourseKey(org, course, run)``, and
-``course_database_name`` is the one place that turns a course into a MongoDB database name.
+``course_database_name`` is the one place that turns a course into a MongoDB database name;
+``check_distinct_database_names`` refuses a set of courses two of which would share a database.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 # Characters edX allows in an org, course number or run (opaque-keys allows [\w\-~.:], old ids also %).
@@ -78,7 +80,8 @@ def course_database_name(course: CourseKey | str) -> str:
     prefix still get different names. Any id form of the same course gives the same name, and
     the name is the same on every run and machine. Two ids that differ only where this rule
     writes ``_`` (for example ``6.002x`` and ``6_002x``) would share a name; edX course ids
-    practically never do, and readability is worth that.
+    practically never do, readability is worth that, and ``check_distinct_database_names``
+    stops a package in which they do.
     """
     key = parse_course_key(course) if isinstance(course, str) else course
     readable = _FORBIDDEN_DATABASE_CHARACTERS.sub("_", f"{key.org}_{key.course}_{key.run}")
@@ -88,3 +91,27 @@ def course_database_name(course: CourseKey | str) -> str:
     prefix_bytes = MAX_DATABASE_NAME_BYTES - len(digest) - 1
     prefix = readable.encode("utf-8")[:prefix_bytes].decode("utf-8", errors="ignore")
     return f"{prefix}_{digest}"
+
+
+def check_distinct_database_names(courses: Iterable[CourseKey]) -> None:
+    """Raise ValueError naming every pair of courses whose database names are equal under casefold.
+
+    MongoDB refuses two database names that differ only in case, and ``course_database_name``
+    gives ids that differ only in a forbidden character (``6.002x``, ``6_002x``) the same name:
+    loading both would mix two courses in one database, or fail halfway.
+    """
+    first_course_of: dict[str, CourseKey] = {}
+    clashes: list[str] = []
+    for course in sorted(set(courses), key=lambda key: key.course_id):
+        name = course_database_name(course)
+        first = first_course_of.setdefault(name.casefold(), course)
+        if first != course:
+            clashes.append(
+                f"{first.course_id} ({course_database_name(first)!r}) and {course.course_id} ({name!r})"
+            )
+    if clashes:
+        raise ValueError(
+            "courses whose MongoDB database names collide (MongoDB compares names ignoring case): "
+            + "; ".join(clashes)
+            + ". Ingest them from separate packages, or rename one in course_database_name."
+        )

@@ -11,7 +11,8 @@ org, course and run rarely do; when more than three parts are left, a course fro
 ``known_courses`` whose ``package_key`` matches wins, and otherwise the first part is the org, the
 last is the run and the parts between, re-joined with hyphens, are the course number (edX orgs
 and runs practically never contain hyphens, course numbers sometimes do). Every other file is
-listed in the inventory's ``ignored`` with a reason.
+listed in the inventory's ``ignored`` with a reason, and so is every file but one when a course's
+table, structure or forum comes from several sites (``prod`` is kept when present).
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analytics.edx.naming import CourseKey
+from analytics.edx.naming import CourseKey, check_distinct_database_names
 
 TABLE_FILE = "table"
 COURSE_STRUCTURE_FILE = "course_structure"
 FORUM_FILE = "forum"
 
+PREFERRED_SITE = "prod"  # of several files for the same course and table, the one kept
 _ANALYTICS_SUFFIX = "analytics"
 _SITE = re.compile(r"[A-Za-z0-9_]+")
 _TABLE = re.compile(r"[a-z][a-z0-9_]*")
@@ -90,32 +92,65 @@ def parse_package_file_name(path: Path, known_courses: Collection[CourseKey] = (
 def discover_package(directory: Path, known_courses: Collection[CourseKey] = ()) -> PackageInventory:
     """Inventory of a package directory and of its direct sub-directories (one per course, if any).
 
-    A second file for the same course, kind and table (another site, or with and without the
-    ``-analytics`` suffix) is ignored as a duplicate, so no table is loaded twice; the first in
-    path order wins.
+    When several files hold the same course, kind and table (other sites, or with and without the
+    ``-analytics`` suffix), one is kept so no table is loaded twice: the one from site ``prod``,
+    else the first in path order. The others are listed in ``ignored`` with the choice made.
+    Raises ValueError when two courses would share a MongoDB database (see
+    ``check_distinct_database_names``).
     """
     if not directory.is_dir():
         raise FileNotFoundError(f"data-package directory not found: {directory}")
     inventory = PackageInventory()
-    files_by_course: dict[CourseKey, list[PackageFile]] = {}
-    first_file_of: dict[tuple[CourseKey, str, str | None], PackageFile] = {}
+    entries: list[tuple[str, PackageFile | str]] = []  # (relative name, parsed file or reason to ignore)
     for path, reason in _candidate_files(directory):
         relative_name = path.relative_to(directory).as_posix()
         package_file = None if reason else parse_package_file_name(path, known_courses)
-        if package_file is None:
-            inventory.ignored.append((relative_name, reason or _unrecognised_name_reason(path.name)))
+        entries.append((relative_name, package_file or reason or _unrecognised_name_reason(path.name)))
+    kept = _kept_files([(name, entry) for name, entry in entries if isinstance(entry, PackageFile)])
+    files_by_course: dict[CourseKey, list[PackageFile]] = {}
+    for relative_name, entry in entries:
+        if not isinstance(entry, PackageFile):
+            inventory.ignored.append((relative_name, entry))
             continue
-        identity = (package_file.course, package_file.kind, package_file.table)
-        if identity in first_file_of:
-            earlier = first_file_of[identity].path.relative_to(directory).as_posix()
-            inventory.ignored.append((relative_name, f"duplicate of {earlier}"))
+        kept_name, kept_file = kept[_identity(entry)]
+        if kept_file is not entry:
+            inventory.ignored.append((relative_name, _duplicate_reason(kept_name, kept_file, entry)))
             continue
-        first_file_of[identity] = package_file
-        files_by_course.setdefault(package_file.course, []).append(package_file)
+        files_by_course.setdefault(entry.course, []).append(entry)
+    check_distinct_database_names(files_by_course.keys())
     for course in sorted(files_by_course, key=lambda key: key.course_id):
         files = sorted(files_by_course[course], key=lambda package_file: package_file.path.name)
         inventory.courses.append(CoursePackage(course=course, files=files))
     return inventory
+
+
+def _identity(package_file: PackageFile) -> tuple[CourseKey, str, str | None]:
+    """What a file holds: two files with the same identity are copies of one table from different sites."""
+    return package_file.course, package_file.kind, package_file.table
+
+
+def _kept_files(
+    named_files: list[tuple[str, PackageFile]],
+) -> dict[tuple[CourseKey, str, str | None], tuple[str, PackageFile]]:
+    """Identity -> the (relative name, file) kept: site ``prod`` first, then the first name in path order."""
+    kept: dict[tuple[CourseKey, str, str | None], tuple[str, PackageFile]] = {}
+    for name, package_file in sorted(named_files, key=_preference):
+        kept.setdefault(_identity(package_file), (name, package_file))
+    return kept
+
+
+def _preference(named_file: tuple[str, PackageFile]) -> tuple[bool, str]:
+    """Sort key: files of the preferred site first, then by relative name."""
+    name, package_file = named_file
+    return package_file.site != PREFERRED_SITE, name
+
+
+def _duplicate_reason(kept_name: str, kept_file: PackageFile, ignored_file: PackageFile) -> str:
+    if kept_file.site == PREFERRED_SITE and ignored_file.site != PREFERRED_SITE:
+        why = f"site {PREFERRED_SITE} is preferred"
+    else:
+        why = "it comes first in path order"
+    return f"duplicate of {kept_name}; kept {kept_name} because {why}"
 
 
 def _course_from_parts(parts: list[str], known_courses: Collection[CourseKey]) -> CourseKey | None:

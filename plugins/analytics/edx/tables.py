@@ -5,17 +5,19 @@ one tab-separated row per line, ``NULL`` for SQL NULL and backslash escapes (``\
 ``\\n``, ``\\r``, ``\\0``) inside values. ``iter_table_documents`` streams such a file and yields
 one document per row, typed by the table's declared schema (a column not declared stays a
 string), or a ``Rejection`` naming the line, and the field when one value does not fit its type.
-Tables not listed in ``TABLE_COLLECTIONS`` are skipped by design, not rejected.
+Each document gets a deterministic ``_id``: its table's key (``TABLE_ID_COLUMNS``), or
+``"<file name>:<line>"`` for a table without one, so loading the same file again gives the same
+ids. Tables not listed in ``TABLE_COLLECTIONS`` are skipped by design, not rejected.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from analytics.rejections import Rejection
 
@@ -76,6 +78,20 @@ TABLE_SCHEMAS: dict[str, dict[str, str]] = {
     "user_id_map": {"id": INT, "user_id": INT},
 }
 
+# The column whose value is a row's `_id`, per table: the first of the candidates that the file's
+# header has. Each is the primary key of edX's table. user_id_map is not a table in edX's database:
+# the exporter selects one row per auth_user id of the course's learners (with hash_id = md5 of a
+# secret and that id), so its `id` (`user_id` in newer exports) is unique as well. A table not
+# listed here, or a file with none of its table's candidates, gets "<file name>:<line>" instead.
+TABLE_ID_COLUMNS: dict[str, tuple[str, ...]] = {
+    "auth_user": ("id",),
+    "auth_userprofile": ("id",),
+    "certificates_generatedcertificate": ("id",),
+    "courseware_studentmodule": ("id",),
+    "student_courseenrollment": ("id",),
+    "user_id_map": ("id", "user_id"),
+}
+
 _NULL_MARKERS = ("NULL", "\\N")  # batch-mode NULL, and SELECT ... INTO OUTFILE's NULL
 _MYSQL_ESCAPES = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r", "0": "\x00"}
 _MYSQL_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
@@ -83,6 +99,17 @@ _INTEGER = re.compile(r"[+-]?\d+")
 _DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _BOOLEANS = {"1": True, "0": False, "true": True, "false": False}
 _MYSQL_ZERO_DATETIME = re.compile(r"0000-00-00( 00:00:00(\.0+)?)?")
+
+
+class SourceDocument(NamedTuple):
+    """A document and the 1-based line of the file it was read from (None when it has no line).
+
+    Every package reader yields these (or Rejections), so a loader can name the line of a
+    document that turns out to be a duplicate.
+    """
+
+    line: int | None
+    document: dict[str, Any]
 
 
 class ValueTypeError(ValueError):
@@ -96,6 +123,11 @@ class ValueTypeError(ValueError):
 def collection_for_table(table: str) -> str | None:
     """The MongoDB collection a table is loaded into, or None when the table is skipped."""
     return TABLE_COLLECTIONS.get(table)
+
+
+def id_column_for(table: str, columns: list[str]) -> str | None:
+    """The column whose value is the ``_id`` of the table's rows, or None: ids are then file:line."""
+    return next((column for column in TABLE_ID_COLUMNS.get(table, ()) if column in columns), None)
 
 
 def unescape_mysql(text: str) -> str:
@@ -188,13 +220,15 @@ def typed_value(raw: str, column_type: str | None) -> Any:
     return text if parser is None else parser(text)
 
 
-def iter_table_documents(path: Path, table: str) -> Iterator[dict[str, Any] | Rejection]:
-    """Stream a table export: one typed document per row, or a Rejection per row that cannot load.
+def iter_table_documents(path: Path, table: str) -> Iterator[SourceDocument | Rejection]:
+    """Stream a table export: one typed document per row with its line, or a Rejection per row that cannot load.
 
     The file is read line by line in binary and never held whole. Line numbers are 1-based file
     lines (the header is line 1). A 0-byte file yields one ``"empty file"`` rejection; a header
-    that is not UTF-8 or is blank yields one rejection for line 1 and nothing else, since no row
-    can be read without it. Blank lines at the end of the file are ignored.
+    that is not UTF-8, is blank or names a column twice yields one rejection for line 1 and
+    nothing else, since no row can be read without it. Blank lines at the end of the file are
+    ignored. A row whose key column (see ``TABLE_ID_COLUMNS``) is NULL is rejected as
+    ``"missing id"``.
     """
     schema = TABLE_SCHEMAS.get(table, {})
     file_name = path.name
@@ -208,6 +242,11 @@ def iter_table_documents(path: Path, table: str) -> Iterator[dict[str, Any] | Re
             yield header
             return
         columns = [_sanitize_key(column) for column in header]
+        duplicate = _duplicate_column(file_name, header, columns, lines)
+        if duplicate is not None:
+            yield duplicate
+            return
+        row = _RowReader(file_name, columns, schema, id_column_for(table, columns))
         blank_line_numbers: list[int] = []
         for line_number, raw_line in enumerate(lines, start=2):
             text = _strip_line_end(raw_line)
@@ -215,9 +254,9 @@ def iter_table_documents(path: Path, table: str) -> Iterator[dict[str, Any] | Re
                 blank_line_numbers.append(line_number)  # ignored if only blank lines follow
                 continue
             for blank_line_number in blank_line_numbers:
-                yield _row_to_document(file_name, blank_line_number, b"", columns, schema)
+                yield row.read(blank_line_number, b"")
             blank_line_numbers.clear()
-            yield _row_to_document(file_name, line_number, text, columns, schema)
+            yield row.read(line_number, text)
 
 
 def _decode_header(file_name: str, header_line: bytes) -> list[str] | Rejection:
@@ -230,23 +269,59 @@ def _decode_header(file_name: str, header_line: bytes) -> list[str] | Rejection:
     return header_text.split("\t")
 
 
-def _row_to_document(
-    file_name: str, line_number: int, raw_line: bytes, columns: list[str], schema: dict[str, str]
-) -> dict[str, Any] | Rejection:
-    try:
-        fields = raw_line.decode("utf-8").split("\t")
-    except UnicodeDecodeError as error:
-        return Rejection(file_name, line_number, "not UTF-8", detail=str(error))
-    if len(fields) != len(columns):
-        detail = f"expected {len(columns)} fields, got {len(fields)}"
-        return Rejection(file_name, line_number, "wrong field count", detail=detail)
-    document: dict[str, Any] = {}
-    for column, raw in zip(columns, fields, strict=True):
+def _duplicate_column(
+    file_name: str, header: list[str], columns: list[str], remaining_lines: Iterable[bytes]
+) -> Rejection | None:
+    """A rejection of the whole file when two header columns have the same (sanitized) name, else None.
+
+    Such a file cannot be read: one column's values would silently overwrite the other's. The
+    rejection counts the rows that are therefore not loaded (reading the rest of the file).
+    """
+    first_position: dict[str, int] = {}
+    for position, column in enumerate(columns):
+        if column in first_position:
+            earlier = first_position[column]
+            rows = sum(1 for line in remaining_lines if _strip_line_end(line))
+            detail = (
+                f"header columns {earlier + 1} ({header[earlier]!r}) and {position + 1} ({header[position]!r}) "
+                f"are both {column!r}; none of the file's {rows} rows is loaded"
+            )
+            return Rejection(file_name, 1, "duplicate column", field=column, detail=detail)
+        first_position[column] = position
+    return None
+
+
+class _RowReader:
+    """Turns one data line of a table export into a SourceDocument with its ``_id``, or a Rejection."""
+
+    def __init__(
+        self, file_name: str, columns: list[str], schema: dict[str, str], id_column: str | None
+    ) -> None:
+        self.file_name = file_name
+        self.columns = columns
+        self.schema = schema
+        self.id_column = id_column
+
+    def read(self, line_number: int, raw_line: bytes) -> SourceDocument | Rejection:
+        file_name = self.file_name
         try:
-            document[column] = typed_value(raw, schema.get(column))
-        except ValueTypeError as error:
-            return Rejection(file_name, line_number, error.reason, field=column, detail=raw)
-    return document
+            fields = raw_line.decode("utf-8").split("\t")
+        except UnicodeDecodeError as error:
+            return Rejection(file_name, line_number, "not UTF-8", detail=str(error))
+        if len(fields) != len(self.columns):
+            detail = f"expected {len(self.columns)} fields, got {len(fields)}"
+            return Rejection(file_name, line_number, "wrong field count", detail=detail)
+        document: dict[str, Any] = {}
+        for column, raw in zip(self.columns, fields, strict=True):
+            try:
+                document[column] = typed_value(raw, self.schema.get(column))
+            except ValueTypeError as error:
+                return Rejection(file_name, line_number, error.reason, field=column, detail=raw)
+        if self.id_column is None:
+            return SourceDocument(line_number, {"_id": f"{file_name}:{line_number}", **document})
+        if document[self.id_column] is None:
+            return Rejection(file_name, line_number, "missing id", field=self.id_column, detail="NULL key")
+        return SourceDocument(line_number, {"_id": document[self.id_column], **document})
 
 
 def _strip_line_end(raw_line: bytes) -> bytes:

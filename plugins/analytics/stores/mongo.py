@@ -8,7 +8,8 @@ same calls work against MongoDB 7 in production and the local wire-protocol serv
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import logging
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -16,8 +17,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pymongo is imported where it is used, so DAG files that import operators parse fast
     from pymongo.collection import Collection
 
+log = logging.getLogger(__name__)
+
 DUPLICATE_KEY_ERROR = 11000
 DEFAULT_BATCH_SIZE = 1000
+
+# Called once per document whose _id was already taken: the document and the origin it was added with.
+DuplicateHandler = Callable[[dict, Any], None]
 
 
 @dataclass
@@ -48,20 +54,34 @@ class MongoBatchWriter:
 
     ``mode="insert"`` inserts with ``ordered=False``; documents whose ``_id`` already exists are
     counted as duplicates, not errors, which makes loads keyed on deterministic ids idempotent.
-    ``mode="upsert"`` replaces each document by its ``_id`` (inserting it when missing).
-    Use it as a context manager so the last partial batch is flushed.
+    A caller for whom a duplicate means something (a repeated key in its input, say) passes
+    ``on_duplicate``: it is called with each duplicate document and the ``origin`` it was added
+    with (any value, such as its file and line). ``mode="upsert"`` replaces each document by its
+    ``_id`` (inserting it when missing), so it has no duplicates.
+
+    Use it as a context manager: leaving the block flushes the last partial batch, also when
+    the block raises. Writing what was added before a failure is safe because every load is
+    idempotent (deterministic ids, or a collection that the next run replaces whole), and it keeps
+    records such as rejections that were collected before the failure; a flush that fails then
+    is logged and the original exception goes on.
     """
 
     def __init__(
-        self, collection: Collection, mode: str = "insert", batch_size: int = DEFAULT_BATCH_SIZE
+        self,
+        collection: Collection,
+        mode: str = "insert",
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        on_duplicate: DuplicateHandler | None = None,
     ) -> None:
         if mode not in ("insert", "upsert"):
             raise ValueError(f"mode must be 'insert' or 'upsert', not {mode!r}")
         self.collection = collection
         self.mode = mode
         self.batch_size = batch_size
+        self.on_duplicate = on_duplicate
         self.counts = WriteCounts()
         self._batch: list[dict] = []
+        self._origins: list[Any] = []
 
     def __enter__(self) -> MongoBatchWriter:
         return self
@@ -69,9 +89,20 @@ class MongoBatchWriter:
     def __exit__(self, exc_type, exc, traceback) -> None:
         if exc_type is None:
             self.flush()
+            return
+        try:
+            self.flush()
+        except Exception:
+            log.exception(
+                "could not write the last batch to %s while handling %s",
+                self.collection.name,
+                exc_type.__name__,
+            )
 
-    def add(self, document: dict) -> None:
+    def add(self, document: dict, origin: Any = None) -> None:
+        """Buffer one document; ``origin`` is handed back to ``on_duplicate`` if it is a duplicate."""
         self._batch.append(document)
+        self._origins.append(origin)
         if len(self._batch) >= self.batch_size:
             self.flush()
 
@@ -84,13 +115,14 @@ class MongoBatchWriter:
     def flush(self) -> None:
         if not self._batch:
             return
-        batch, self._batch = self._batch, []
+        batch, origins = self._batch, self._origins
+        self._batch, self._origins = [], []
         if self.mode == "insert":
-            self._insert(batch)
+            self._insert(batch, origins)
         else:
             self._upsert(batch)
 
-    def _insert(self, batch: list[dict]) -> None:
+    def _insert(self, batch: list[dict], origins: list[Any]) -> None:
         from pymongo.errors import BulkWriteError
 
         try:
@@ -98,12 +130,14 @@ class MongoBatchWriter:
             self.counts.inserted += len(result.inserted_ids)
         except BulkWriteError as error:
             details = error.details
-            other_errors = [e for e in details.get("writeErrors", []) if e.get("code") != DUPLICATE_KEY_ERROR]
-            if other_errors:
+            write_errors = details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY_ERROR for e in write_errors):
                 raise
-            duplicates = len(details.get("writeErrors", []))
-            self.counts.duplicates += duplicates
-            self.counts.inserted += details.get("nInserted", len(batch) - duplicates)
+            self.counts.duplicates += len(write_errors)
+            self.counts.inserted += details.get("nInserted", len(batch) - len(write_errors))
+            if self.on_duplicate is not None:
+                for write_error in write_errors:  # "index" is the document's position in the batch
+                    self.on_duplicate(batch[write_error["index"]], origins[write_error["index"]])
 
     def _upsert(self, batch: list[dict]) -> None:
         from pymongo import ReplaceOne
@@ -114,20 +148,40 @@ class MongoBatchWriter:
         self.counts.replaced += result.matched_count
 
 
+@contextmanager
+def collection_replacement(
+    collection: Collection,
+    indexes: Iterable[str | list[tuple[str, int]]] = (),
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    on_duplicate: DuplicateHandler | None = None,
+) -> Iterator[MongoBatchWriter]:
+    """Drop a collection and yield an insert writer into it; on a clean exit, create ``indexes``.
+
+    Running it twice with the same documents leaves the same collection: the idempotent write
+    for data that is owned whole by one task (a course's tables, for instance).
+    """
+    collection.drop()
+    with MongoBatchWriter(
+        collection, mode="insert", batch_size=batch_size, on_duplicate=on_duplicate
+    ) as writer:
+        yield writer
+    for keys in indexes:
+        collection.create_index(keys)
+
+
 def replace_collection(
     collection: Collection,
     documents: Iterable[dict],
     indexes: Iterable[str | list[tuple[str, int]]] = (),
     batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> WriteCounts:
-    """Drop a collection, stream ``documents`` into it in batches, then create ``indexes``.
-
-    Running it twice with the same documents leaves the same collection: the idempotent write
-    for data that is owned whole by one task (a course's tables, for instance).
-    """
-    collection.drop()
-    with MongoBatchWriter(collection, mode="insert", batch_size=batch_size) as writer:
+    """Drop a collection, stream ``documents`` into it in batches, then create ``indexes``."""
+    with collection_replacement(collection, indexes, batch_size) as writer:
         writer.add_all(documents)
-    for keys in indexes:
-        collection.create_index(keys)
     return writer.counts
+
+
+def replace_document(collection: Collection, document: dict) -> None:
+    """Insert ``document``, or replace the one with its ``_id``."""
+    with MongoBatchWriter(collection, mode="upsert", batch_size=1) as writer:
+        writer.add(document)
