@@ -5,14 +5,22 @@ The week under test is W = Monday 2024-02-12, so week_end = 2024-02-19 and the w
   2 months [2023-12-19, 2024-02-19)   1 month [2024-01-19, 2024-02-19)
   6 weeks  [2024-01-08, 2024-02-19) = weeks A 01-08, B 01-15, C 01-22, D 01-29, E 02-05, W 02-12
 Every expected number below is written literally, with the reasoning next to it.
+
+That fixture writes `day`, `week` and the geography itself (as the ELT would); the last tests
+build a second, smaller fixture through the ELT's own SQL (``ensure_event_table`` and
+``enrich_events``), so the contract between the enrichment and the views is tested too.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import time
 import uuid
-from datetime import date, datetime, timedelta
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -20,7 +28,14 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from analytics.engagement.config import ActiveUserRule, load_engagement_config
-from analytics.engagement.weekly_views import WEEKLY_VIEWS, compute_week, view_sql_path
+from analytics.engagement.events import EVENT_COLUMNS
+from analytics.engagement.weekly_views import (
+    WEEKLY_VIEWS,
+    EventsNotEnriched,
+    compute_week,
+    view_sql_path,
+)
+from analytics.operators.engagement import enrich_events, ensure_event_table
 
 PARIS = ZoneInfo("Europe/Paris")
 W1, W2, W3 = date(2024, 2, 5), date(2024, 2, 12), date(2024, 2, 19)
@@ -105,11 +120,14 @@ EVENTS = [
     ("j7", "2024-02-19 00:00", *MET),  # Monday 00:00 local: belongs to W3 only
 ]
 
-SCHEMA = """
+EVENT_TABLE_SCHEMA = """
 CREATE TABLE evenement_engagement (
     id bigint PRIMARY KEY, date_evenement timestamptz, categorie text, action text, nom text,
     id_utilisateur text, type_utilisateur text, structure text, code text, week date, day date,
     agence text, department text, region text);
+"""
+# The reference tables copy_production copies from production (columns of prod_schema.sql).
+REFERENCE_SCHEMA = """
 CREATE TABLE agence (id text, nom_agence text, code_departement text, code_region text);
 CREATE TABLE conseiller (id text, id_agence text, email text, structure text, dispositif text);
 CREATE TABLE jeune (id text, id_conseiller text, id_conseiller_initial text, structure text, dispositif text);
@@ -167,33 +185,43 @@ def _server_conninfo(dbname: str) -> str:
     return make_conninfo(**params)
 
 
-@pytest.fixture
-def analytics_conn():
-    """A fresh database with the input tables and the fixture above, dropped afterwards."""
+@contextmanager
+def _fresh_database() -> Iterator[psycopg.Connection]:
+    """An autocommit connection to a new, empty database on the test server, dropped afterwards."""
     name = f"test_views_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(_server_conninfo("postgres"), autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
         with psycopg.connect(_server_conninfo(name), autocommit=True) as conn:
-            conn.execute(SCHEMA)
-            with conn.cursor() as cursor:
-                cursor.executemany(
-                    "INSERT INTO evenement_engagement VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                    _event_rows(),
-                )
-                cursor.executemany("INSERT INTO agence VALUES (%s, %s, %s, %s)", AGENCES)
-                cursor.executemany("INSERT INTO conseiller VALUES (%s, %s, %s, %s, %s)", CONSEILLERS)
-                cursor.executemany(
-                    "INSERT INTO jeune VALUES (%s, %s, %s, 'MILO', 'CEJ')",
-                    JEUNES,
-                )
-                cursor.executemany(
-                    "INSERT INTO feature_flip (feature_tag, email_conseiller) VALUES (%s, %s)", FEATURE_FLIPS
-                )
             yield conn
     finally:
         with psycopg.connect(_server_conninfo("postgres"), autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _insert_reference_tables(conn, agences, conseillers, jeunes, feature_flips) -> None:
+    conn.execute(REFERENCE_SCHEMA)
+    with conn.cursor() as cursor:
+        cursor.executemany("INSERT INTO agence VALUES (%s, %s, %s, %s)", agences)
+        cursor.executemany("INSERT INTO conseiller VALUES (%s, %s, %s, %s, %s)", conseillers)
+        cursor.executemany("INSERT INTO jeune VALUES (%s, %s, %s, 'MILO', 'CEJ')", jeunes)
+        cursor.executemany(
+            "INSERT INTO feature_flip (feature_tag, email_conseiller) VALUES (%s, %s)", feature_flips
+        )
+
+
+@pytest.fixture
+def analytics_conn():
+    """A fresh database with the input tables and the fixture above, dropped afterwards."""
+    with _fresh_database() as conn:
+        conn.execute(EVENT_TABLE_SCHEMA)
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO evenement_engagement VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                _event_rows(),
+            )
+        _insert_reference_tables(conn, AGENCES, CONSEILLERS, JEUNES, FEATURE_FLIPS)
+        yield conn
 
 
 def _fonctionnalites(conn, view: str, week: date) -> dict[tuple, tuple[int, int]]:
@@ -254,6 +282,11 @@ def test_each_view_has_its_sql_file():
         text = view_sql_path(name).read_text()
         assert f"DELETE FROM {name} WHERE week = %(week_start)s::date;" in text
         assert f"INSERT INTO {name}\n" in text
+        # compute_week takes this same lock (weekly_views.VIEW_WEEK_LOCK_KEY) before its snapshot.
+        assert (
+            f"SELECT pg_advisory_xact_lock(\n    hashtext('{name}'), %(week_start)s::date - date '2000-01-03'\n);"
+            in text
+        )
     with pytest.raises(ValueError, match="unknown weekly view"):
         view_sql_path("analytics_nothing")
 
@@ -317,14 +350,25 @@ def test_fonctionnalites_demarches_ia(analytics_conn):
     # (c3, no flag), not j4 (c4 flagged for AUTRE_FEATURE), never CONSEILLER events.
     #   j1 ACD x2 | j2 ACD x2, MET x1
     # (a join instead of EXISTS would give j1's events 3 times: ACD = 2*3 + 2 = 8)
-    assert _fonctionnalites(analytics_conn, "analytics_fonctionnalites_demarches_ia", W) == {
-        ("MILO", "JEUNE", "categorie_action_nom", "Action", "Creation", "Demarche"): (4, 2),
-        ("MILO", "JEUNE", "categorie_action_nom", "Message", "Envoi", "Texte"): (1, 1),  # j2
-        ("MILO", "JEUNE", "categorie_action", "Action", "Creation", None): (4, 2),
-        ("MILO", "JEUNE", "categorie_action", "Message", "Envoi", None): (1, 1),
-        ("MILO", "JEUNE", "categorie", "Action", None, None): (4, 2),
-        ("MILO", "JEUNE", "categorie", "Message", None, None): (1, 1),
-    }
+    assert _fonctionnalites(analytics_conn, "analytics_fonctionnalites_demarches_ia", W) == DEMARCHES_IA_W
+
+
+DEMARCHES_IA_W = {
+    ("MILO", "JEUNE", "categorie_action_nom", "Action", "Creation", "Demarche"): (4, 2),
+    ("MILO", "JEUNE", "categorie_action_nom", "Message", "Envoi", "Texte"): (1, 1),  # j2
+    ("MILO", "JEUNE", "categorie_action", "Action", "Creation", None): (4, 2),
+    ("MILO", "JEUNE", "categorie_action", "Message", "Envoi", None): (1, 1),
+    ("MILO", "JEUNE", "categorie", "Action", None, None): (4, 2),
+    ("MILO", "JEUNE", "categorie", "Message", None, None): (1, 1),
+}
+
+
+def test_demarches_ia_matches_adviser_emails_whatever_their_case(analytics_conn):
+    # Emails are typed by people: the flag's and the adviser's may differ in case only.
+    analytics_conn.execute("UPDATE feature_flip SET email_conseiller = upper(email_conseiller)")
+    analytics_conn.execute("UPDATE conseiller SET email = 'C2@Example.org' WHERE id = 'c2'")
+    compute_week(analytics_conn, W, DISTINCT_DAYS_2, views=["analytics_fonctionnalites_demarches_ia"])
+    assert _fonctionnalites(analytics_conn, "analytics_fonctionnalites_demarches_ia", W) == DEMARCHES_IA_W
 
 
 # Active weeks in W's 6 weeks (A, B, C, D, E, W), per rule (the other users never qualify):
@@ -459,3 +503,239 @@ def test_weeks_in_any_order_give_the_same_rows(analytics_conn):
     random.Random(7).shuffle(shuffled)
     for order in ([W3, W2, W1], [W2, W3, W1], shuffled):
         assert compute_in(order) == in_order, order
+
+
+# ---------------------------------------------------------------------------------------------
+# Enrichment, transactions and concurrent runs
+
+
+@pytest.mark.parametrize(
+    ("unenriched", "count"),
+    [
+        ("SET week = NULL WHERE id_utilisateur = 'j1' AND day >= '2024-02-12'", 2),  # W's own events
+        ("SET day = NULL WHERE id_utilisateur = 'j5'", 1),  # the first day of the 2-month window
+        ("SET day = NULL, week = NULL WHERE id_utilisateur = 'c1' AND day < '2024-01-15'", 2),  # week A
+    ],
+)
+def test_unenriched_events_in_the_window_refuse_the_week(analytics_conn, unenriched, count):
+    # load_events commits events with day and week NULL; enrich_events fills them later. The views
+    # select on day: computing before (or after a failed) enrichment would drop days silently.
+    compute_week(analytics_conn, W, EVENTS_2)
+    rows = _all_rows(analytics_conn)
+    analytics_conn.execute(f"UPDATE evenement_engagement {unenriched}")
+    with pytest.raises(EventsNotEnriched, match=rf"week 2024-02-12: {count} events .*Rerun enrich_events"):
+        compute_week(analytics_conn, W, DISTINCT_DAYS_2)
+    assert _all_rows(analytics_conn) == rows  # nothing written, not even the views before the check
+
+
+def test_unenriched_events_outside_the_window_do_not_block_the_week(analytics_conn):
+    # An event loaded for 2024-04-02 and not enriched yet: W (whose window ends 2024-02-19) and W3
+    # do not read it; the week of 2024-04-01 does.
+    analytics_conn.execute(
+        "INSERT INTO evenement_engagement (id, date_evenement, categorie, id_utilisateur, type_utilisateur)"
+        " VALUES (1000, '2024-04-02 10:00+02', 'Message', 'j1', 'JEUNE')"
+    )
+    assert compute_week(analytics_conn, W, DISTINCT_DAYS_2)["analytics_engagement"] == 8
+    compute_week(analytics_conn, W3, DISTINCT_DAYS_2)
+    with pytest.raises(EventsNotEnriched, match=r"week 2024-04-01: 1 events .*2024-04-02T08:00:00\+00:00"):
+        compute_week(analytics_conn, date(2024, 4, 1), DISTINCT_DAYS_2)
+
+
+def test_a_failing_view_leaves_the_whole_week_as_it_was(analytics_conn):
+    # The four views of a week are written in one transaction: when the last one fails, the three
+    # before it are not half-updated to the new rule.
+    compute_week(analytics_conn, W, EVENTS_2)
+    rows = _all_rows(analytics_conn)
+    analytics_conn.execute(
+        "ALTER TABLE analytics_engagement_national ADD CONSTRAINT refuse_new_rows CHECK (week IS NULL) NOT VALID"
+    )
+    with pytest.raises(psycopg.errors.CheckViolation):
+        compute_week(analytics_conn, W, DISTINCT_DAYS_2)
+    assert _engagement(analytics_conn, W) == ENGAGEMENT_EVENTS  # not ENGAGEMENT_DISTINCT_DAYS
+    assert _all_rows(analytics_conn) == rows
+
+
+def test_two_runs_of_a_week_at_once_wait_for_each_other(analytics_conn):
+    # A scheduled run and the daily DAG's trigger may compute the same week at the same moment,
+    # listing the views in any order. Both wait for the week's locks (taken in one order, so no
+    # deadlock) and only then take their snapshot: the second reads the first's rows and the
+    # events committed meanwhile, with no serialization failure.
+    compute_week(analytics_conn, W, EVENTS_2)
+    conninfo = _server_conninfo(analytics_conn.info.dbname)
+
+    def run(views: tuple[str, ...], autocommit: bool) -> dict[str, int]:
+        with psycopg.connect(conninfo, autocommit=autocommit) as conn:  # the operator's is not autocommit
+            return compute_week(conn, W, DISTINCT_DAYS_2, views=views)
+
+    with psycopg.connect(conninfo, autocommit=True) as blocker, ThreadPoolExecutor(2) as pool:
+        lock = "hashtext('analytics_fonctionnalites'), %s::date - date '2000-01-03'"
+        blocker.execute(f"SELECT pg_advisory_lock({lock})", (W,))
+        runs = [pool.submit(run, WEEKLY_VIEWS, True), pool.submit(run, tuple(reversed(WEEKLY_VIEWS)), False)]
+        deadline = time.monotonic() + 20
+        waiting = (
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
+        while blocker.execute(waiting).fetchone()[0] < 2:
+            assert time.monotonic() < deadline, "the two runs never waited for the week's lock"
+            time.sleep(0.05)
+        # c2's second day in W (02-14 and now 02-16): c2 becomes active under distinct_days >= 2.
+        blocker.execute(
+            "INSERT INTO evenement_engagement VALUES (1001, '2024-02-16 10:00+01', 'Message', 'Envoi',"
+            " 'Texte', 'c2', 'CONSEILLER', 'MILO', NULL, '2024-02-12', '2024-02-16', NULL, '75', '11')"
+        )
+        blocker.execute(f"SELECT pg_advisory_unlock({lock})", (W,))
+        results = [future.result(timeout=60) for future in runs]
+    assert (
+        results[0]
+        == results[1]
+        == {
+            "analytics_fonctionnalites": 15,
+            "analytics_fonctionnalites_demarches_ia": 6,
+            "analytics_engagement": 8,
+            "analytics_engagement_national": 4,
+        }
+    )
+    assert _engagement(analytics_conn, W)[("MILO", "CONSEILLER", "75", "11")] == (2, 2, 2, 1, 0)  # c1 c2
+
+
+def test_compute_week_refuses_a_connection_inside_a_transaction(analytics_conn):
+    # Its locks must be taken before its transaction's snapshot: it cannot run inside the caller's.
+    with psycopg.connect(_server_conninfo(analytics_conn.info.dbname)) as conn:
+        conn.execute("SELECT 1")  # opens a transaction (not autocommit)
+        with pytest.raises(ValueError, match="no transaction in progress"):
+            compute_week(conn, W, DISTINCT_DAYS_2)
+
+
+# ---------------------------------------------------------------------------------------------
+# Through the ELT's own SQL: analytics_events_schema.sql, enrich_events_schema.sql and
+# enrich_events.sql build `day`, `week` and the geography that the views read.
+#
+# Week under test W = 2024-02-12 again (windows in the module docstring). Paris is UTC+1, so a
+# local Monday 00:00 is stored as Sunday 23:00 UTC. Several events sit where a UTC `day` or `week`
+# would put them elsewhere: the expected numbers hold only with the configured time zone.
+
+ELT_AGENCES = [("A75", "Agence Paris", "75", "11"), ("A69", "Agence Lyon", "69", "84")]
+ELT_CONSEILLERS = [
+    ("K1", "A75", "k1@example.org", "MILO", "CEJ"),
+    ("K2", "A69", "k2@example.org", "MILO", "CEJ"),
+    ("K3", None, "k3@example.org", "MILO", "CEJ"),  # no agence
+]
+# (jeune, current adviser, initial adviser); Y4 has events but is not in the table.
+ELT_JEUNES = [("Y1", "K2", "K2"), ("Y2", "K2", "K2"), ("Y3", "K3", "K3")]
+ELT_FEATURE_FLIPS = [("DEMARCHES_IA", "k1@example.org")]
+JANUARY = (datetime(2023, 12, 1, tzinfo=UTC), datetime(2024, 2, 1, tzinfo=UTC))
+FEBRUARY = (datetime(2024, 2, 1, tzinfo=UTC), datetime(2024, 3, 1, tzinfo=UTC))
+
+
+def _raw(number: int, utc: str, user: str, *what: str) -> tuple:
+    """A production event row (EVENT_COLUMNS): stored in UTC, as load_events copies it."""
+    moment = datetime.fromisoformat(utc).replace(tzinfo=UTC)
+    user_type = "CONSEILLER" if user.startswith("K") else "JEUNE"
+    return (number, moment, *(what or ACD), user, user_type, "MILO", None)
+
+
+ELT_EVENTS = [
+    _raw(1, "2024-01-18 23:30", "Y1"),  # Fri 01-19 00:30 Paris: 1st day of the 1-month window (UTC: 01-18)
+    _raw(2, "2024-01-23 08:00", "K1", *MET),  # week C
+    _raw(3, "2024-01-24 08:00", "K1", *MET),  # week C
+    _raw(4, "2024-01-28 23:30", "K1", *MET),  # Mon 01-29 00:30 Paris: week D (UTC: Sunday of C)
+    _raw(5, "2024-01-31 08:00", "K1", *MET),  # week D
+    _raw(6, "2024-02-11 22:59:59", "Y2"),  # Sun 02-11 23:59:59 Paris: week E, not W
+    _raw(7, "2024-02-11 23:00", "Y1"),  # Mon 02-12 00:00 Paris: week W (UTC: Sunday of E)
+    _raw(8, "2024-02-13 09:00", "Y2"),
+    _raw(9, "2024-02-14 09:00", "Y1"),
+    _raw(10, "2024-02-12 08:00", "K1", *MET),
+    _raw(11, "2024-02-15 08:00", "K1", *MET),
+    _raw(12, "2024-02-13 10:00", "Y3"),  # adviser without agence: no geography
+    _raw(13, "2024-02-13 11:00", "Y4"),  # unknown young person: no geography
+    _raw(14, "2024-02-18 23:00", "Y2"),  # Mon 02-19 00:00 Paris: the next week (UTC: Sunday of W)
+]
+# Events 1-5 are enriched while Y1's adviser is K2 (Lyon); Y1 then moves to K1 (Paris) and events
+# 6-14 are enriched: Y1's January event keeps 69/84, its February ones carry 75/11.
+
+
+@pytest.fixture
+def elt_conn():
+    """A fresh database with the reference tables and the raw events in the ELT's own event table."""
+    with _fresh_database() as conn:
+        _insert_reference_tables(conn, ELT_AGENCES, ELT_CONSEILLERS, ELT_JEUNES, ELT_FEATURE_FLIPS)
+        config = load_engagement_config()
+        ensure_event_table(conn, config)  # analytics_events_schema.sql, as load_events runs it
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO {config.event_table} ({', '.join(EVENT_COLUMNS)})"
+                f" VALUES ({', '.join(['%s'] * len(EVENT_COLUMNS))})",
+                ELT_EVENTS,
+            )
+        yield conn
+
+
+def _enrich(conn, interval: tuple[datetime, datetime]) -> int:
+    """enrich_events.sql (and enrich_events_schema.sql on first use) over ``interval``; events enriched."""
+    return enrich_events(conn, *interval, load_engagement_config()).events
+
+
+def test_weekly_views_from_the_elt_enrichment(elt_conn):
+    config = load_engagement_config()
+    assert config.timezone == "Europe/Paris" and config.event_table == "evenement_engagement"
+    assert _enrich(elt_conn, JANUARY) == 5
+    # February is loaded but not enriched yet: W reads events 6-14, so it refuses.
+    with pytest.raises(EventsNotEnriched, match=r"week 2024-02-12: 9 events .*Rerun enrich_events"):
+        compute_week(elt_conn, W, DISTINCT_DAYS_2)
+    elt_conn.execute("UPDATE jeune SET id_conseiller = 'K1' WHERE id = 'Y1'")
+    assert _enrich(elt_conn, FEBRUARY) == 9
+
+    assert compute_week(elt_conn, W, DISTINCT_DAYS_2) == {
+        "analytics_fonctionnalites": 6,
+        "analytics_fonctionnalites_demarches_ia": 3,
+        "analytics_engagement": 4,
+        "analytics_engagement_national": 2,
+    }
+    # Events of W (local day 02-12 .. 02-18): 7 (Monday 00:00 Paris), 8, 9, 12, 13 for young people,
+    # 10, 11 for K1. Not 6 (Sunday 23:59:59 Paris) nor 14 (the next Monday 00:00 Paris).
+    assert _fonctionnalites(elt_conn, "analytics_fonctionnalites", W) == {
+        ("MILO", "JEUNE", "categorie_action_nom", *ACD): (5, 4),  # Y1 x2, Y2, Y3, Y4
+        ("MILO", "JEUNE", "categorie_action", "Action", "Creation", None): (5, 4),
+        ("MILO", "JEUNE", "categorie", "Action", None, None): (5, 4),
+        ("MILO", "CONSEILLER", "categorie_action_nom", *MET): (2, 1),  # K1
+        ("MILO", "CONSEILLER", "categorie_action", "Message", "Envoi", None): (2, 1),
+        ("MILO", "CONSEILLER", "categorie", "Message", None, None): (2, 1),
+    }
+    # Y1's current adviser K1 has DEMARCHES_IA: events 7 and 9.
+    assert _fonctionnalites(elt_conn, "analytics_fonctionnalites_demarches_ia", W) == {
+        ("MILO", "JEUNE", "categorie_action_nom", *ACD): (2, 1),
+        ("MILO", "JEUNE", "categorie_action", "Action", "Creation", None): (2, 1),
+        ("MILO", "JEUNE", "categorie", "Action", None, None): (2, 1),
+    }
+    # distinct_days >= 2. Y1: B (01-19) 1 day, W (02-12, 02-14) 2 days: active in W, 1 of 6.
+    # Y2: E (02-11) 1 day, W (02-13) 1 day: never active. K1: C (01-23, 01-24), D (01-29, 01-31),
+    # W (02-12, 02-15): active in W, 3 of 6. Y3, Y4: one event each, no geography.
+    assert _engagement(elt_conn, W) == {
+        ("MILO", "JEUNE", "75", "11"): (1, 1, 1, 0, 0),  # Y1 in February
+        ("MILO", "JEUNE", "69", "84"): (2, 2, 0, 0, 0),  # Y1 on 01-19 (local) and Y2; neither active here
+        ("MILO", "JEUNE", NR, NR): (2, 2, 0, 0, 0),  # Y3 (adviser without agence), Y4 (unknown)
+        ("MILO", "CONSEILLER", "75", "11"): (1, 1, 1, 1, 0),  # K1
+    }
+    assert _engagement_national(elt_conn, W) == {
+        ("MILO", "JEUNE"): (4, 4, 1, 0, 0),  # Y1 counts once; active Y1
+        ("MILO", "CONSEILLER"): (1, 1, 1, 1, 0),
+    }
+
+
+def test_a_recomputed_week_reads_current_flags_but_geography_as_enriched(elt_conn):
+    _enrich(elt_conn, JANUARY)
+    elt_conn.execute("UPDATE jeune SET id_conseiller = 'K1' WHERE id = 'Y1'")
+    _enrich(elt_conn, FEBRUARY)
+    compute_week(elt_conn, W, DISTINCT_DAYS_2)
+    engagement = _engagement(elt_conn, W)
+    # Later, Y2 moves to K1 (Paris) and K1 loses DEMARCHES_IA. Recomputing W without enriching again:
+    elt_conn.execute("UPDATE jeune SET id_conseiller = 'K1' WHERE id = 'Y2'")
+    elt_conn.execute("DELETE FROM feature_flip")
+    assert compute_week(elt_conn, W, DISTINCT_DAYS_2)["analytics_fonctionnalites_demarches_ia"] == 0
+    assert _engagement(elt_conn, W) == engagement  # Y2 still in 69/84: its events' geography
+    # Enriching February again follows the move: Y2's events 6 and 8 now carry 75/11.
+    _enrich(elt_conn, FEBRUARY)
+    compute_week(elt_conn, W, DISTINCT_DAYS_2)
+    assert _engagement(elt_conn, W)[("MILO", "JEUNE", "75", "11")] == (2, 2, 1, 0, 0)  # Y1 Y2
+    assert _engagement(elt_conn, W)[("MILO", "JEUNE", "69", "84")] == (1, 1, 0, 0, 0)  # Y1 on 01-19

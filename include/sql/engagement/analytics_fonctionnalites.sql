@@ -1,9 +1,12 @@
--- analytics_fonctionnalites for ONE week: delete the week, insert it (the caller runs the whole
--- file in one transaction). Parameter: %(week_start)s, the Monday of the week (a date).
+-- analytics_fonctionnalites for ONE week: delete the week, insert it (compute_week runs the whole
+-- file inside the week's one transaction, with the other views). Parameter: %(week_start)s, the
+-- Monday of the week (a date).
 -- Events are taken on their local `day`, half-open: week_start <= day < week_start + 7, so an
 -- event at Monday 00:00 local belongs to the week that starts that Monday only.
 
 -- Two runs of the same week at once would collide on the unique key: serialise them.
+-- compute_week has taken this same lock already, before its snapshot (a session holds it again
+-- at once); it matters when the file is run on its own.
 SELECT pg_advisory_xact_lock(
     hashtext('analytics_fonctionnalites'), %(week_start)s::date - date '2000-01-03'
 );

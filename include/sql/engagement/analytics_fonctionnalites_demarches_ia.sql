@@ -1,10 +1,13 @@
--- analytics_fonctionnalites_demarches_ia for ONE week: delete the week, insert it (the caller
--- runs the whole file in one transaction). Parameter: %(week_start)s, the Monday of the week.
+-- analytics_fonctionnalites_demarches_ia for ONE week: delete the week, insert it (compute_week
+-- runs the whole file inside the week's one transaction, with the other views). Parameter:
+-- %(week_start)s, the Monday of the week.
 -- The query of analytics_fonctionnalites.sql (keep the two in step) plus one restriction: the
 -- events of young people whose current or initial adviser has the DEMARCHES_IA feature.
 -- Events are taken on their local `day`, half-open: week_start <= day < week_start + 7.
 
 -- Two runs of the same week at once would collide on the unique key: serialise them.
+-- compute_week has taken this same lock already, before its snapshot (a session holds it again
+-- at once); it matters when the file is run on its own.
 SELECT pg_advisory_xact_lock(
     hashtext('analytics_fonctionnalites_demarches_ia'), %(week_start)s::date - date '2000-01-03'
 );
@@ -36,12 +39,14 @@ WHERE e.day >= %(week_start)s::date
   AND e.structure IS NOT NULL
   -- Young people whose current OR initial adviser has the DEMARCHES_IA feature. EXISTS, not a
   -- join: an adviser listed twice, or both advisers flagged, must not duplicate the events.
+  -- Emails are compared case-insensitively (typed by people: 'Jo@X.fr' is 'jo@x.fr'). The
+  -- tables are read as they are now (no history): recomputing an old week uses today's flags.
   AND e.type_utilisateur = 'JEUNE'
   AND EXISTS (
       SELECT 1
       FROM jeune AS j
       JOIN conseiller AS c ON c.id IN (j.id_conseiller, j.id_conseiller_initial)
-      JOIN feature_flip AS f ON f.email_conseiller = c.email
+      JOIN feature_flip AS f ON lower(f.email_conseiller) = lower(c.email)
       WHERE j.id = e.id_utilisateur
         AND f.feature_tag = 'DEMARCHES_IA'
   )

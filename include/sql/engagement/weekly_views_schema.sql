@@ -1,7 +1,8 @@
 -- The four weekly view tables of the engagement ELT. Idempotent: run before every computation.
 -- Each table holds one partition per `week` (the Monday of the week, a local date); a week is
--- rewritten by include/sql/engagement/<view>.sql as "delete that week, insert it" in one
--- transaction. Definitions (windows, NULL handling, geography): include/sql/engagement/README.md.
+-- rewritten by include/sql/engagement/<view>.sql as "delete that week, insert it", the four
+-- views of a week in one transaction (compute_week). Definitions (windows, NULL handling,
+-- geography): include/sql/engagement/README.md.
 
 -- Two runs creating the tables at the same moment (a backfill fanning out weeks) would race on
 -- the catalogue: serialise them for the length of this transaction.
