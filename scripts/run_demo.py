@@ -3,13 +3,17 @@
 ``make run`` calls this after starting the stack and generating the demo data. Each DAG runs
 in-process with ``airflow dags test`` and the conf it needs; the summary at the end is read
 back from the stores themselves (not from the DAGs' own claims): what was loaded where, how
-many, and what was rejected and why.
+many, and what was rejected and why, and, for the weekly views the daily DAG asked for, the
+run Airflow's metadata database holds. Each run's log is ``.local/logs/demo/<dag_id>__<logical
+date>.log``. Resetting the analytics database is refused unless the environment is the demo
+stack's and the database is on this machine.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -29,7 +33,17 @@ class DemoRun:
     dag_id: str
     logical_date: str
     conf: dict = field(default_factory=dict)
-    summarize: Callable[[], list[str]] | None = None
+    summarize: Callable[[Path], list[str]] | None = None  # given the run's log file
+
+
+DEMO_PROFILE = "demo"
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
+WEEKLY_VIEWS_DAG_ID = "engagement_weekly_views"
+
+
+def log_file_name(run: DemoRun) -> str:
+    """One log per run: the eight daily runs of the same DAG do not overwrite each other."""
+    return f"{run.dag_id}__{run.logical_date}.log"
 
 
 def mongo_client():
@@ -43,7 +57,7 @@ def demo_data_dir() -> Path:
     return Path(os.environ["ANALYTICS_LOCAL_DIR"]) / "demo-data"
 
 
-def summarize_course_ingestion() -> list[str]:
+def summarize_course_ingestion(log_path: Path) -> list[str]:
     from analytics.edx.naming import course_database_name
     from analytics.edx.package import discover_package
     from analytics.edx.tables import collection_for_table
@@ -91,7 +105,38 @@ ENGAGEMENT_DAYS = [
 ENGAGEMENT_WEEK = "2024-02-26"
 
 
-def summarize_engagement_daily() -> list[str]:
+BRANCH_LINE = re.compile(
+    r"\d{4}-\d{2}-\d{2} is a \w+: (?:weekly views for the week of \d{4}-\d{2}-\d{2}|no weekly views today)"
+)
+
+
+def branch_lines(log_path: Path) -> list[str]:
+    """The branch decision the daily run logged ("<day> is a Monday: weekly views for the week of ...")."""
+    return BRANCH_LINE.findall(log_path.read_text(errors="replace"))[:1]
+
+
+def triggered_weekly_runs() -> list[tuple[str, str, str, dict]]:
+    """The ``from_daily__`` runs of the weekly views, read back from Airflow's metadata database.
+
+    (run_id, run type, state, conf); ``airflow dags list-runs`` does not show a run's conf.
+    """
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        runs = session.scalars(
+            select(DagRun)
+            .where(
+                DagRun.dag_id == WEEKLY_VIEWS_DAG_ID,
+                DagRun.run_id.startswith("from_daily__", autoescape=True),
+            )
+            .order_by(DagRun.run_id)
+        ).all()
+        return [(run.run_id, str(run.run_type), str(run.state), dict(run.conf or {})) for run in runs]
+
+
+def summarize_engagement_daily(log_path: Path) -> list[str]:
     loaded = postgres_rows(
         "postgres_analytics",
         "SELECT day, count(*), count(agence), count(*) FILTER (WHERE structure IS NULL)"
@@ -109,11 +154,23 @@ def summarize_engagement_daily() -> list[str]:
             " UNION ALL SELECT 'jeune', count(*) FROM jeune UNION ALL SELECT 'feature_flip', count(*) FROM feature_flip",
         )
     ))  # fmt: skip
-    lines.append("the Monday run (2024-03-04) triggered engagement_weekly_views for the week of 2024-02-26")
+    lines += [f"the run logged: {line}" for line in branch_lines(log_path)]
+    expected_run_id = f"from_daily__{ENGAGEMENT_WEEK}"
+    triggered = {run_id: rest for run_id, *rest in triggered_weekly_runs()}
+    if expected_run_id in triggered:
+        run_type, state, conf = triggered[expected_run_id]
+        lines.append(
+            f"Airflow's metadata DB: {WEEKLY_VIEWS_DAG_ID} run {expected_run_id} ({run_type}, {state}), "
+            f"conf {json.dumps(conf)}"
+        )
+    else:
+        lines.append(
+            f"Airflow's metadata DB has no {WEEKLY_VIEWS_DAG_ID} run {expected_run_id}: nothing was triggered"
+        )
     return lines
 
 
-def summarize_weekly_views() -> list[str]:
+def summarize_weekly_views(log_path: Path) -> list[str]:
     from analytics.engagement.weekly_views import WEEKLY_VIEWS
 
     lines = [f"week of {ENGAGEMENT_WEEK}:"]
@@ -143,9 +200,26 @@ DEMO_RUNS = [
 ]
 
 
-def reset_analytics() -> None:
-    from analytics.stores.postgres import connect
+def check_demo_reset_target(profile: str | None, host: str | None) -> None:
+    """Raise SystemExit unless the environment is the demo stack's and the database is on this machine."""
+    if profile != DEMO_PROFILE:
+        raise SystemExit(
+            f"refusing to reset the analytics database: ANALYTICS_STACK_PROFILE is {profile!r}, not "
+            f"{DEMO_PROFILE!r} (run the demo with `make run`, which loads .local/env)"
+        )
+    if host not in LOCAL_HOSTS:
+        raise SystemExit(
+            f"refusing to reset the analytics database: postgres_analytics points at host {host!r}, "
+            f"not the local demo stack ({' or '.join(LOCAL_HOSTS)})"
+        )
 
+
+def reset_analytics() -> None:
+    """Empty the demo's analytics database (DROP SCHEMA public CASCADE), on the local demo stack only."""
+    from analytics.stores.postgres import connect, connection_parameters
+
+    parameters = connection_parameters("postgres_analytics")
+    check_demo_reset_target(os.environ.get("ANALYTICS_STACK_PROFILE"), parameters.get("host"))
     with connect("postgres_analytics", autocommit=True) as conn:
         conn.execute("DROP SCHEMA public CASCADE")
         conn.execute("CREATE SCHEMA public")
@@ -155,8 +229,18 @@ def dag_ids_in_folder() -> list[str]:
     return sorted(path.stem for path in (REPO / "dags").glob("*.py"))
 
 
+def unpause_weekly_views() -> None:
+    """The daily DAG's trigger fails when the weekly views are paused (fail_when_dag_is_paused).
+
+    DAGs are paused when they first reach the metadata database: write them there (reserialize)
+    and unpause the weekly views, as an operator does once in production.
+    """
+    for command in (["dags", "reserialize"], ["dags", "unpause", WEEKLY_VIEWS_DAG_ID]):
+        subprocess.run([AIRFLOW, *command], check=True, capture_output=True, cwd=REPO)
+
+
 def run_dag(run: DemoRun, log_dir: Path) -> tuple[bool, float, Path]:
-    log_path = log_dir / f"{run.dag_id}.log"
+    log_path = log_dir / log_file_name(run)
     command = [AIRFLOW, "dags", "test", run.dag_id, run.logical_date]
     if run.conf:
         command += ["-c", json.dumps(run.conf)]
@@ -179,6 +263,7 @@ def main() -> int:
         "Resetting the demo's analytics database, so each `make run` starts from the same state.", flush=True
     )
     reset_analytics()
+    unpause_weekly_views()
     missing = [dag_id for dag_id in dag_ids_in_folder() if dag_id not in planned]
     results = []
     for run in DEMO_RUNS:
@@ -197,7 +282,7 @@ def main() -> int:
             tail = log_path.read_text(errors="replace").splitlines()[-15:]
             print("    last log lines:\n" + "\n".join(f"      {line}" for line in tail))
             continue
-        for line in run.summarize() if run.summarize else []:
+        for line in run.summarize(log_path) if run.summarize else []:
             print(f"    {line}")
     if missing:
         print(f"\nDAGs without a demo run (add them to scripts/run_demo.py): {', '.join(missing)}")

@@ -2,15 +2,20 @@
 
 Each test module gets its own pair of databases (``e2e_<uuid>_prod`` / ``e2e_<uuid>_analytics``)
 on the test stack's PostgreSQL, and the DAG runs see them through ``AIRFLOW_CONN_POSTGRES_*``.
+Tests share the databases but not their state: each one empties the analytics database and
+sets up what it needs, so any test runs alone or in any order. The runs the daily DAG triggers
+are read back from Airflow's metadata database (the ORM, in a subprocess). The first tests of
+the module check the DAGs' structure without running them.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -18,9 +23,10 @@ import pytest
 
 from analytics.engagement.weekly_views import WEEKLY_VIEWS
 
-from .conftest import REPO, run_dag_test
+from .conftest import AIRFLOW, REPO, run_dag_test
 
 PARIS = ZoneInfo("Europe/Paris")
+WEEKLY_DAG_ID = "engagement_weekly_views"
 SERVER = "postgresql://{user}@{host}:{port}/{database}"
 
 
@@ -88,10 +94,176 @@ def _view_rows(database: str) -> dict[str, list[tuple]]:
     return {view: sorted(_rows(database, f"SELECT * FROM {view}"), key=repr) for view in WEEKLY_VIEWS}
 
 
+def _reset_analytics(analytics: str) -> None:
+    """An empty analytics database, so a test sees only what it loads."""
+    with psycopg.connect(_url(analytics), autocommit=True) as conn:
+        conn.execute("DROP SCHEMA public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+
+
+def _load_days(first_day: date, end_day: date) -> None:
+    """What daily runs of [first_day, end_day) leave in analytics, written by the steps' own functions."""
+    from analytics.engagement.config import load_engagement_config
+    from analytics.operators.engagement import copy_production, enrich_events, load_events
+    from analytics.stores.postgres import connect
+
+    config = load_engagement_config()
+    start, end = (
+        datetime.combine(first_day, datetime.min.time(), PARIS),
+        datetime.combine(end_day, datetime.min.time(), PARIS),
+    )
+    copy_production("postgres_prod", "postgres_analytics", config)
+    with connect("postgres_prod") as source, connect("postgres_analytics") as target:
+        load_events(source, target, start, end, config)
+        enrich_events(target, start, end, config)
+
+
+# Reads (and deletes) DAG runs in Airflow's metadata database with the ORM, in a subprocess so
+# this test process never binds Airflow's settings: argv = dag_id, then run ids to delete first.
+DAG_RUNS_SCRIPT = """
+import json, sys
+from sqlalchemy import select
+from airflow.models.dagrun import DagRun
+from airflow.utils.session import create_session
+
+dag_id, to_delete = sys.argv[1], set(sys.argv[2:])
+with create_session() as session:
+    runs = session.scalars(select(DagRun).where(DagRun.dag_id == dag_id)).all()
+    for run in runs:
+        if run.run_id in to_delete:
+            session.delete(run)
+    kept = [run for run in runs if run.run_id not in to_delete]
+    rows = [
+        {"run_id": run.run_id, "run_type": str(run.run_type), "state": str(run.state), "conf": run.conf}
+        for run in kept
+    ]
+print("DAG_RUNS " + json.dumps(rows))
+"""
+
+
+def _dag_runs(dag_id: str, *, delete: tuple[str, ...] = ()) -> dict[str, dict]:
+    """The runs of ``dag_id`` in the metadata database, by run id (after deleting ``delete``)."""
+    result = subprocess.run(
+        [sys.executable, "-c", DAG_RUNS_SCRIPT, dag_id, *delete],
+        capture_output=True, text=True, timeout=120, cwd=REPO, env=os.environ.copy(), check=True,
+    )  # fmt: skip
+    line = next(line for line in result.stdout.splitlines() if line.startswith("DAG_RUNS "))
+    return {run["run_id"]: run for run in json.loads(line.removeprefix("DAG_RUNS "))}
+
+
+def _airflow(*arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [AIRFLOW, *arguments], capture_output=True, text=True, timeout=300, cwd=REPO, env=os.environ.copy()
+    )
+
+
+@pytest.fixture(scope="module")
+def weekly_views_unpaused(airflow_metadata_db):
+    """The daily DAG's trigger fails on a paused weekly DAG (fail_when_dag_is_paused): unpause it for the module."""
+    if _airflow("dags", "unpause", WEEKLY_DAG_ID).returncode != 0:
+        # A fresh metadata database: the DAGs are not there yet.
+        reserialized = _airflow("dags", "reserialize")
+        assert reserialized.returncode == 0, reserialized.stderr[-2000:]
+        unpaused = _airflow("dags", "unpause", WEEKLY_DAG_ID)
+        assert unpaused.returncode == 0, unpaused.stderr[-2000:]
+    yield
+    _airflow("dags", "pause", WEEKLY_DAG_ID)  # DAGs are paused at creation on the test stack
+
+
+# ---------------------------------------------------------------- structure (parsed, not run)
+
+
+@pytest.fixture(scope="module")
+def engagement_dags():
+    from airflow.dag_processing.dagbag import DagBag
+
+    dags = {}
+    for name in ("engagement_elt_daily", WEEKLY_DAG_ID):
+        bag = DagBag(dag_folder=str(REPO / "dags" / f"{name}.py"))
+        assert not bag.import_errors, bag.import_errors
+        dags[name] = bag.dags[name]
+    return dags
+
+
+def test_both_timetables_use_the_configured_zone(engagement_dags):
+    from analytics.engagement.config import ENGAGEMENT_TIMEZONE, load_engagement_config
+
+    for dag in engagement_dags.values():
+        zone = dag.timetable.timezone
+        assert getattr(zone, "name", zone) == ENGAGEMENT_TIMEZONE == load_engagement_config().timezone
+    for path in (REPO / "dags").glob("engagement_*.py"):
+        assert '"Europe/Paris"' not in path.read_text(), f"{path.name} sets its own time zone"
+
+
+def test_week_params_are_validated_by_json_schema(engagement_dags):
+    from airflow.sdk.exceptions import ParamValidationError
+
+    params = engagement_dags[WEEKLY_DAG_ID].params
+    for name in ("from_week", "to_week"):
+        param = params.get_param(name)
+        assert param.schema["format"] == "date" and param.schema["pattern"] == r"^\d{4}-\d{2}-\d{2}$"
+        assert param.resolve("2024-01-01") == "2024-01-01"
+        assert param.resolve(None) is None
+        for wrong in ("2024-1-1", "2024-02-30", "01/01/2024", "2024-01-01T00:00:00"):
+            with pytest.raises(ParamValidationError):
+                param.resolve(wrong)
+
+
+def test_daily_dag_fails_loudly_and_bounds_its_long_tasks(engagement_dags):
+    from analytics.engagement.config import (
+        COPY_EXECUTION_TIMEOUT,
+        LOAD_EXECUTION_TIMEOUT,
+        load_engagement_config,
+    )
+
+    daily = engagement_dags["engagement_elt_daily"]
+    assert daily.get_task("trigger_weekly_views").fail_when_dag_is_paused is True
+    assert daily.get_task("copy_production").execution_timeout == COPY_EXECUTION_TIMEOUT
+    assert daily.get_task("load_events").execution_timeout == LOAD_EXECUTION_TIMEOUT
+    assert timedelta(seconds=load_engagement_config().copy_timeout_seconds) < COPY_EXECUTION_TIMEOUT
+    # No step starts before the run's day is known: a run without a data interval fails first.
+    assert daily.get_task("day_to_load").downstream_task_ids >= {"copy_production", "load_events"}
+    assert not daily.get_task("day_to_load").upstream_task_ids
+
+
+# ---------------------------------------------------------------- scripts/run_demo.py (the demo's engagement runs)
+
+
+def test_demo_reset_refuses_anything_but_the_local_demo_stack():
+    from scripts.run_demo import check_demo_reset_target
+
+    check_demo_reset_target("demo", "127.0.0.1")
+    check_demo_reset_target("demo", "localhost")
+    with pytest.raises(SystemExit, match="ANALYTICS_STACK_PROFILE is 'test'"):
+        check_demo_reset_target("test", "127.0.0.1")
+    with pytest.raises(SystemExit, match="ANALYTICS_STACK_PROFILE is None"):
+        check_demo_reset_target(None, "127.0.0.1")
+    with pytest.raises(SystemExit, match="host 'warehouse'"):
+        check_demo_reset_target("demo", "warehouse")
+
+
+def test_demo_logs_one_file_per_run_and_reads_the_branch_back(tmp_path):
+    from scripts.run_demo import DEMO_RUNS, branch_lines, log_file_name
+
+    names = [log_file_name(run) for run in DEMO_RUNS]
+    assert len(set(names)) == len(names)
+    assert "engagement_elt_daily__2024-03-05.log" in names
+    log = tmp_path / "run.log"
+    log.write_text(
+        "[2024-03-05T00:00:01Z] {taskinstance} INFO - 2024-03-04 is a Monday: weekly views for the week of 2024-02-26\n"
+    )
+    assert branch_lines(log) == ["2024-03-04 is a Monday: weekly views for the week of 2024-02-26"]
+
+
+# ---------------------------------------------------------------- end to end
+
+
 def test_daily_run_loads_the_local_day_of_its_interval_and_triggers_views_on_monday(
-    engagement_databases, airflow_metadata_db
+    engagement_databases, airflow_metadata_db, weekly_views_unpaused
 ):
     prod, analytics = engagement_databases
+    _reset_analytics(analytics)
+    _dag_runs(WEEKLY_DAG_ID, delete=("from_daily__2024-01-01",))
     # `dags test` with 2024-01-09 runs the interval that ended last before 2024-01-09 00:00 UTC:
     # [Mon 8 Jan 00:00, Tue 9 Jan 00:00) Paris time, the run the scheduler starts on Tuesday at 00:00.
     run = run_dag_test("engagement_elt_daily", "2024-01-09")
@@ -104,9 +276,13 @@ def test_daily_run_loads_the_local_day_of_its_interval_and_triggers_views_on_mon
     assert _rows(analytics, "SELECT DISTINCT day, week FROM evenement_engagement") == [
         (date(2024, 1, 8), date(2024, 1, 8))
     ]
+    assert "this run loads Monday, 2024-01-08 in Europe/Paris" in run.output
     assert "Following branch {'trigger_weekly_views'}" in run.output
-    assert "Dag Run triggered successfully" in run.output
     assert "2024-01-08 is a Monday: weekly views for the week of 2024-01-01" in run.output
+    triggered = _dag_runs(WEEKLY_DAG_ID).get("from_daily__2024-01-01")
+    assert triggered is not None, "the Monday run should have created the weekly views' run"
+    assert triggered["conf"] == {"from_week": "2024-01-01"}
+    assert triggered["run_type"] == "operator_triggered"
     assert _rows(analytics, "SELECT count(*) FROM agence")[0][0] > 0, (
         "copy_production should bring the reference tables"
     )
@@ -116,34 +292,32 @@ def test_daily_run_loads_the_local_day_of_its_interval_and_triggers_views_on_mon
 
 
 def test_daily_run_on_a_tuesday_skips_the_weekly_views(engagement_databases, airflow_metadata_db):
-    _, analytics = engagement_databases
+    prod, analytics = engagement_databases
+    _reset_analytics(analytics)
+    weekly_runs_before = set(_dag_runs(WEEKLY_DAG_ID))
+
     run = run_dag_test("engagement_elt_daily", "2024-01-10")
+
     assert run.state == "success", run.output[-4000:]
     assert "Following branch {'skip_weekly_views'}" in run.output
-    assert "Dag Run triggered successfully" not in run.output
-    assert _rows(analytics, "SELECT count(*) FROM evenement_engagement WHERE day = '2024-01-09'")[0][0] > 0
+    assert "2024-01-09 is a Tuesday: no weekly views today" in run.output
+    assert set(_dag_runs(WEEKLY_DAG_ID)) == weekly_runs_before
+    assert _events_of_day(analytics, date(2024, 1, 9)) == _events_of_day(prod, date(2024, 1, 9))
+    assert _rows(analytics, "SELECT DISTINCT day FROM evenement_engagement") == [(date(2024, 1, 9),)]
 
 
 def test_rerunning_a_day_leaves_identical_rows(engagement_databases, airflow_metadata_db):
     _, analytics = engagement_databases
+    _reset_analytics(analytics)
+    _load_days(date(2024, 1, 8), date(2024, 1, 11))  # what the runs of 8, 9 and 10 January leave
     before = _rows(analytics, "SELECT * FROM evenement_engagement ORDER BY id")
-    run = run_dag_test("engagement_elt_daily", "2024-01-09")
+    assert {row[-4] for row in before} == {date(2024, 1, 8), date(2024, 1, 9), date(2024, 1, 10)}
+
+    run = run_dag_test("engagement_elt_daily", "2024-01-10")  # the day of 9 January, again
+
     assert run.state == "success", run.output[-4000:]
+    assert "events [2024-01-08T23:00:00+00:00, 2024-01-09T23:00:00+00:00)" in run.output
     assert _rows(analytics, "SELECT * FROM evenement_engagement ORDER BY id") == before
-
-
-def _load_and_enrich_six_weeks() -> None:
-    """What six weeks of daily runs leave in analytics, written directly (the daily DAG is tested above)."""
-    from analytics.engagement.config import load_engagement_config
-    from analytics.operators.engagement import copy_production, enrich_events, load_events
-    from analytics.stores.postgres import connect
-
-    config = load_engagement_config()
-    start, end = datetime(2024, 1, 1, tzinfo=PARIS), datetime(2024, 2, 12, tzinfo=PARIS)
-    copy_production("postgres_prod", "postgres_analytics", config)
-    with connect("postgres_prod") as source, connect("postgres_analytics") as target:
-        load_events(source, target, start, end, config)
-        enrich_events(target, start, end, config)
 
 
 def _truncate_views(analytics: str) -> None:
@@ -155,11 +329,10 @@ def _truncate_views(analytics: str) -> None:
 def test_manual_range_equals_one_run_per_week(engagement_databases, airflow_metadata_db):
     """A manual run over three weeks (mapped) writes exactly what three single-week runs write."""
     _, analytics = engagement_databases
-    _load_and_enrich_six_weeks()
+    _reset_analytics(analytics)
+    _load_days(date(2024, 1, 1), date(2024, 2, 12))
 
-    ranged = run_dag_test(
-        "engagement_weekly_views", "2024-02-12", {"from_week": "2024-01-15", "to_week": "2024-01-29"}
-    )
+    ranged = run_dag_test(WEEKLY_DAG_ID, "2024-02-12", {"from_week": "2024-01-15", "to_week": "2024-01-29"})
     assert ranged.state == "success", ranged.output[-4000:]
     assert "3 week(s) to compute: 2024-01-15 .. 2024-01-29" in ranged.output
     from_range = _view_rows(analytics)
@@ -169,8 +342,8 @@ def test_manual_range_equals_one_run_per_week(engagement_databases, airflow_meta
 
     _truncate_views(analytics)
     for logical_date in ("2024-01-22", "2024-01-29", "2024-02-05"):
-        # no params: each run computes the week of its own interval (the scheduled path)
-        single = run_dag_test("engagement_weekly_views", logical_date)
+        # no params: each run (manual, as `dags test` makes it) computes the week of its own interval
+        single = run_dag_test(WEEKLY_DAG_ID, logical_date)
         assert single.state == "success", single.output[-4000:]
     assert _view_rows(analytics) == from_range
 
@@ -180,10 +353,10 @@ def test_backfill_over_three_weeks_gives_the_rows_of_three_weekly_runs(engagemen
     from tests.airflow_services import airflow_services, migrate_metadata_db
 
     _, analytics = engagement_databases
-    _load_and_enrich_six_weeks()
-    _truncate_views(analytics)
+    _reset_analytics(analytics)
+    _load_days(date(2024, 1, 1), date(2024, 2, 12))
     for logical_date in ("2024-01-22", "2024-01-29", "2024-02-05"):
-        weekly = run_dag_test("engagement_weekly_views", logical_date)
+        weekly = run_dag_test(WEEKLY_DAG_ID, logical_date)
         assert weekly.state == "success", weekly.output[-4000:]
     from_weekly_runs = _view_rows(analytics)
     assert len({row[0] for row in from_weekly_runs["analytics_engagement"]}) == 3
@@ -192,10 +365,10 @@ def test_backfill_over_three_weeks_gives_the_rows_of_three_weekly_runs(engagemen
     home = tmp_path / "airflow"
     migrate_metadata_db(home, os.environ)
     with airflow_services(home, os.environ, dags_folder=REPO / "dags") as services:
-        services.wait_for_dag_serialized("engagement_weekly_views", timeout=120)
-        services.unpause("engagement_weekly_views")
+        services.wait_for_dag_serialized(WEEKLY_DAG_ID, timeout=120)
+        services.unpause(WEEKLY_DAG_ID)
         backfill = services.create_backfill(
-            "engagement_weekly_views",
+            WEEKLY_DAG_ID,
             datetime(2024, 1, 15, tzinfo=PARIS),
             datetime(2024, 1, 29, tzinfo=PARIS),
         )

@@ -22,11 +22,13 @@ from analytics.engagement.config import SQL_DIR, EngagementConfig, load_engageme
 from analytics.engagement.events import EVENT_COLUMNS, LoadCountMismatch
 from analytics.engagement.guard import UnsafeCopyTarget
 from analytics.operators.engagement import (
+    ComputeWeeklyViewsOperator,
     CopyProductionOperator,
     EnrichEventsOperator,
     LoadEventsOperator,
     copy_production,
     enrich_events,
+    ensure_event_table,
     load_events,
 )
 from analytics.stores import postgres
@@ -277,9 +279,7 @@ def test_copy_production_copies_reference_tables_and_not_events_or_logs(
 ) -> None:
     # The analytics event table exists already (with an event the restore must not touch).
     with production.connect(production.analytics) as conn:
-        postgres.run_sql_file(
-            conn, SQL_DIR / "analytics_events_schema.sql", identifiers={"event_table": "evenement_engagement"}
-        )
+        ensure_event_table(conn, config)
         postgres.copy_rows_to_table(conn, "evenement_engagement", EVENT_COLUMNS, [EVENTS[0]])
 
     result = copy_production(PROD_CONN_ID, ANALYTICS_CONN_ID, config)
@@ -573,3 +573,169 @@ def test_generated_data_runs_through_the_elt(databases: Databases, config) -> No
         assert _rows(conn, "SELECT DISTINCT week, day FROM evenement_engagement") == [
             (date(2024, 1, 1), date(2024, 1, 1))
         ]
+
+
+# ---------------------------------------------------------------- review fixes: guard, copy scope, timeout, indexes
+
+
+def test_weekly_views_refuse_the_source_as_target(production: Databases, monkeypatch) -> None:
+    """ComputeWeeklyViewsOperator checks target != source too, not only the deny-list, before writing."""
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_TEST_ELT_PROD_ALIAS", production.url(production.prod).replace("127.0.0.1", "localhost")
+    )
+    operator = ComputeWeeklyViewsOperator(
+        task_id="compute_week",
+        week_start="2024-01-08",
+        source_conn_id=PROD_CONN_ID,
+        target_conn_id="test_elt_prod_alias",
+    )
+    with pytest.raises(UnsafeCopyTarget, match="the source itself"):
+        operator.execute({})
+    with production.connect(production.prod) as conn:
+        assert not {"analytics_engagement", "analytics_fonctionnalites"} & _tables(conn)
+
+
+def test_copy_production_copies_the_public_schema_only(production: Databases, config) -> None:
+    with production.connect(production.prod) as conn:
+        conn.execute("CREATE SCHEMA audit")
+        conn.execute("CREATE TABLE audit.journal (id int)")
+        conn.execute("CREATE TYPE public.niveau AS ENUM ('bas', 'haut')")
+        conn.execute("ALTER TABLE agence ADD COLUMN niveau public.niveau DEFAULT 'bas'")
+    with production.connect(production.analytics) as conn:
+        ensure_event_table(conn, config)  # the analytics public schema is not empty: --clean must not drop it
+
+    result = copy_production(PROD_CONN_ID, ANALYTICS_CONN_ID, config)
+
+    assert result.tables == {"agence": 3, "conseiller": 3, "feature_flip": 1, "jeune": 4}
+    with production.connect(production.analytics) as conn:
+        schemas = {name for (name,) in _rows(conn, "SELECT nspname FROM pg_namespace")}
+        assert "audit" not in schemas
+        assert _rows(conn, "SELECT DISTINCT niveau::text FROM agence") == [("bas",)]  # the type came along
+        assert "evenement_engagement" in _tables(conn)
+    again = copy_production(PROD_CONN_ID, ANALYTICS_CONN_ID, config)  # --clean drops and restores the type
+    assert again.tables == result.tables
+
+
+def test_copy_production_times_out_and_releases_its_locks(production: Databases, config) -> None:
+    """A copy past copy_timeout_seconds stops pg_dump and pg_restore: no session of theirs stays behind."""
+    import time
+
+    with production.connect(production.prod) as blocker:
+        blocker.execute("LOCK TABLE agence IN ACCESS EXCLUSIVE MODE")  # pg_dump waits for this lock
+        started = time.monotonic()
+        with pytest.raises(DumpRestoreError, match="did not finish within 2s: both were stopped"):
+            copy_production(PROD_CONN_ID, ANALYTICS_CONN_ID, replace(config, copy_timeout_seconds=2))
+        assert time.monotonic() - started < 30
+        blocker.rollback()
+
+    query = (
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND datname IN (%s, %s) "
+        "AND pid <> pg_backend_pid()"
+    )
+    with production.connect("postgres") as admin:
+        for _ in range(50):
+            left = _rows(admin, query, (postgres.APPLICATION_NAME, production.prod, production.analytics))[0][
+                0
+            ]
+            if left == 0:
+                break
+            time.sleep(0.1)
+    assert left == 0, "pg_dump or pg_restore still has a session open"
+    with production.connect(production.analytics) as conn:
+        assert not set(REFERENCE_TABLES) & _tables(conn)
+
+
+def _indexes(conn: psycopg.Connection, table: str) -> set[str]:
+    return {
+        name for (name,) in _rows(conn, "SELECT indexname FROM pg_indexes WHERE tablename = %s", (table,))
+    }
+
+
+def test_each_event_table_gets_its_own_indexes(production: Databases, config) -> None:
+    other = replace(config, event_table="evenement_engagement_essai")
+    copy_production(PROD_CONN_ID, ANALYTICS_CONN_ID, config)  # the reference tables enrich_events joins
+    with production.connect(production.analytics) as conn:
+        for table_config in (config, other):
+            ensure_event_table(conn, table_config)
+            enrich_events(conn, *MONDAY, table_config)  # adds the enrichment columns and the day index
+        assert _indexes(conn, "evenement_engagement") == {
+            "evenement_engagement_pkey",
+            "evenement_engagement_date_evenement_idx",
+            "evenement_engagement_day_idx",
+        }
+        assert _indexes(conn, "evenement_engagement_essai") == {
+            "evenement_engagement_essai_pkey",
+            "evenement_engagement_essai_date_evenement_idx",
+            "evenement_engagement_essai_day_idx",
+        }
+
+
+# ---------------------------------------------------------------- the days the clocks change
+
+# Sunday 31 March 2024 (23 hours: 02:00 CET -> 03:00 CEST) and Sunday 27 October 2024 (25 hours:
+# 03:00 CEST -> 02:00 CET) in Paris, with events at the edges of the local day and across the change.
+DST_EVENTS = [
+    (101, _utc(2024, 3, 30, 22, 59, 59)),  # Sat 30 Mar 23:59:59 CET: the day before
+    (102, _utc(2024, 3, 30, 23, 0)),  # Sun 00:00 CET: first instant of the day
+    (103, _utc(2024, 3, 31, 0, 59, 59)),  # Sun 01:59:59 CET, just before the change
+    (104, _utc(2024, 3, 31, 1, 0)),  # Sun 03:00 CEST, just after
+    (105, _utc(2024, 3, 31, 21, 59, 59)),  # Sun 23:59:59 CEST: last second of the day
+    (106, _utc(2024, 3, 31, 22, 0)),  # Mon 1 Apr 00:00 CEST: the next day
+    (107, _utc(2024, 3, 31, 22, 30)),  # Mon 00:30 CEST, still 31 March in UTC
+    (201, _utc(2024, 10, 26, 21, 59, 59)),  # Sat 26 Oct 23:59:59 CEST: the day before
+    (202, _utc(2024, 10, 26, 22, 0)),  # Sun 00:00 CEST
+    (203, _utc(2024, 10, 27, 0, 30)),  # Sun 02:30 CEST, the first 02:30
+    (204, _utc(2024, 10, 27, 1, 30)),  # Sun 02:30 CET, the second 02:30
+    (205, _utc(2024, 10, 27, 22, 59, 59)),  # Sun 23:59:59 CET: last second of the day
+    (206, _utc(2024, 10, 27, 23, 0)),  # Mon 28 Oct 00:00 CET: the next day
+]
+
+
+def _daily_interval(run_date: datetime) -> tuple[datetime, datetime]:
+    """The data interval of the daily run for ``run_date``, from the DAG's timetable (as `dags test` infers it)."""
+    from airflow.timetables.interval import CronDataIntervalTimetable
+
+    from analytics.engagement.config import ENGAGEMENT_TIMEZONE
+
+    timetable = CronDataIntervalTimetable("0 0 * * *", timezone=ENGAGEMENT_TIMEZONE)
+    interval = timetable.infer_manual_data_interval(run_after=pendulum.instance(run_date))
+    return interval.start, interval.end
+
+
+@pytest.mark.parametrize(
+    ("run_date", "day", "hours", "expected_ids"),
+    [
+        (datetime(2024, 4, 1, tzinfo=UTC), date(2024, 3, 31), 23, [102, 103, 104, 105]),
+        (datetime(2024, 10, 28, tzinfo=UTC), date(2024, 10, 27), 25, [202, 203, 204, 205]),
+    ],
+    ids=["spring-23h", "autumn-25h"],
+)
+def test_a_dst_day_loads_exactly_the_local_days_events(
+    production: Databases, config, run_date: datetime, day: date, hours: int, expected_ids: list[int]
+) -> None:
+    row = EVENTS[0]
+    with production.connect(production.prod) as conn:
+        postgres.copy_rows_to_table(
+            conn,
+            "evenement_engagement",
+            EVENT_COLUMNS,
+            [(id_, moment, *row[2:]) for id_, moment in DST_EVENTS],
+        )
+    interval = _daily_interval(run_date)
+    assert interval[1] - interval[0] == pendulum.duration(hours=hours)
+    copy_production(PROD_CONN_ID, ANALYTICS_CONN_ID, config)
+
+    loaded = _load(config, interval)
+    _enrich(config, interval)
+
+    local_day = "(date_evenement AT TIME ZONE 'Europe/Paris')::date = %s"
+    with production.connect(production.prod) as source, production.connect(production.analytics) as target:
+        of_the_day = _rows(
+            source,
+            f"SELECT {', '.join(EVENT_COLUMNS)} FROM evenement_engagement WHERE {local_day} ORDER BY id",
+            (day,),
+        )
+        assert [event[0] for event in of_the_day] == expected_ids
+        assert _events(target) == of_the_day
+        assert _rows(target, "SELECT DISTINCT day FROM evenement_engagement") == [(day,)]
+    assert loaded.loaded == loaded.source_count == len(expected_ids)

@@ -52,3 +52,15 @@ def test_count_check() -> None:
     check_loaded_count(12, 12, interval)
     with pytest.raises(LoadCountMismatch, match="loaded 11 events .* the source holds 12"):
         check_loaded_count(11, 12, interval)
+
+
+def test_index_names_follow_the_event_table() -> None:
+    from analytics.engagement.events import event_index_names
+
+    assert event_index_names("evenement_engagement") == {
+        "date_index": "evenement_engagement_date_evenement_idx",
+        "day_index": "evenement_engagement_day_idx",
+    }
+    assert event_index_names("events_v2")["date_index"] == "events_v2_date_evenement_idx"
+    with pytest.raises(ValueError, match="longer than 63 bytes"):
+        event_index_names("e" * 50)

@@ -214,3 +214,222 @@ def test_weeks_for_run_rejects_contradictory_params():
             interval_end_day=date(2024, 3, 11),
             from_week=date(2024, 1, 2),
         )
+
+
+# ---------------------------------------------------------------- what a DAG run does
+
+
+def _config(**changes):
+    from dataclasses import replace
+
+    from analytics.engagement.config import load_engagement_config
+
+    return replace(load_engagement_config(), **changes)
+
+
+def _paris(*parts: int) -> datetime:
+    from zoneinfo import ZoneInfo
+
+    return datetime(*parts, tzinfo=ZoneInfo(PARIS))
+
+
+# The weekly run of the week of 2024-03-04: [Mon 4 Mar 00:00, Mon 11 Mar 00:00) Paris.
+WEEK_START, WEEK_END = _paris(2024, 3, 4), _paris(2024, 3, 11)
+TRIGGERED_AT = datetime(2024, 5, 15, 9, 30, tzinfo=UTC)  # a Wednesday
+
+
+def test_weeks_for_params_without_params_is_the_intervals_week() -> None:
+    from analytics.engagement.weeks import weeks_for_params
+
+    for params in (None, {}, {"from_week": None, "to_week": None, "last_year": False}, {"from_week": ""}):
+        assert weeks_for_params(params, WEEK_START, WEEK_END, TRIGGERED_AT, _config()) == [date(2024, 3, 4)]
+
+
+def test_weeks_for_params_range_needs_no_interval() -> None:
+    from analytics.engagement.weeks import weeks_for_params
+
+    params = {"from_week": "2024-01-01", "to_week": "2024-01-15"}
+    expected = [date(2024, 1, 1), date(2024, 1, 8), date(2024, 1, 15)]
+    assert weeks_for_params(params, None, None, TRIGGERED_AT, _config()) == expected
+    assert weeks_for_params(params, WEEK_START, WEEK_END, TRIGGERED_AT, _config()) == expected
+    assert weeks_for_params({"from_week": "2024-01-08"}, None, None, None, _config()) == [date(2024, 1, 8)]
+
+
+def test_weeks_for_params_last_year_falls_back_to_run_after_without_interval() -> None:
+    from analytics.engagement.weeks import weeks_for_params
+
+    with_interval = weeks_for_params({"last_year": True}, WEEK_START, WEEK_END, TRIGGERED_AT, _config())
+    assert (len(with_interval), with_interval[0], with_interval[-1]) == (
+        52,
+        date(2023, 3, 13),
+        date(2024, 3, 4),
+    )
+    # Triggered on Wednesday 15 May without a logical date: the 52 full weeks before the week of 13 May.
+    without = weeks_for_params({"last_year": True}, None, None, TRIGGERED_AT, _config())
+    assert (len(without), without[0], without[-1]) == (52, date(2023, 5, 15), date(2024, 5, 6))
+    short = weeks_for_params(
+        {"last_year": True}, None, None, TRIGGERED_AT, _config(history_weeks_for_last_year=1)
+    )
+    assert short == [date(2024, 5, 6)]
+
+
+def test_weeks_for_params_without_params_nor_interval_is_a_clear_error() -> None:
+    from analytics.engagement.weeks import weeks_for_params
+
+    with pytest.raises(ValueError, match="no data interval .* give from_week .* or last_year"):
+        weeks_for_params({}, None, None, TRIGGERED_AT, _config())
+    with pytest.raises(ValueError, match="last_year needs"):
+        weeks_for_params({"last_year": True}, None, None, None, _config())
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"from_week": "2024-1-1"}, "from_week must be a date written YYYY-MM-DD"),
+        ({"from_week": "2024-01-01T00:00"}, "YYYY-MM-DD"),
+        ({"from_week": "01/01/2024"}, "YYYY-MM-DD"),
+        ({"from_week": 20240101}, "YYYY-MM-DD"),
+        ({"from_week": "2024-02-30"}, "not a valid date"),
+        ({"from_week": "2024-01-02"}, "from_week must be a Monday, not Tuesday"),
+        ({"from_week": "2024-01-01", "to_week": "2024-01-07"}, "to_week must be a Monday"),
+        ({"to_week": "2024-01-08"}, "to_week needs from_week"),
+        ({"from_week": "2024-01-15", "to_week": "2024-01-01"}, "after to_week"),
+        ({"from_week": "2024-01-01", "last_year": True}, "not both"),
+    ],
+)
+def test_weeks_for_params_refuses_unusable_params(params: dict, message: str) -> None:
+    from analytics.engagement.weeks import weeks_for_params
+
+    with pytest.raises(ValueError, match=message):
+        weeks_for_params(params, WEEK_START, WEEK_END, TRIGGERED_AT, _config())
+
+
+def test_weeks_for_params_caps_the_range_before_listing_it() -> None:
+    from analytics.engagement.weeks import weeks_for_params
+
+    config = _config(max_weeks_per_run=260)
+    five_years = weeks_for_params(
+        {"from_week": "2020-01-06", "to_week": "2024-12-23"}, None, None, None, config
+    )
+    assert len(five_years) == 260
+    with pytest.raises(ValueError, match=r"261 weeks, more than max_weeks_per_run \(260"):
+        weeks_for_params({"from_week": "2020-01-06", "to_week": "2024-12-30"}, None, None, None, config)
+    with pytest.raises(ValueError, match="more than max_weeks_per_run"):
+        weeks_for_params({"from_week": "0001-01-01", "to_week": "9999-12-27"}, None, None, None, config)
+
+
+def test_scheduled_runs_compute_nothing_and_say_who_writes_the_week() -> None:
+    from analytics.engagement.weeks import scheduled_run_skip_reason
+
+    reason = scheduled_run_skip_reason("scheduled", WEEK_START, PARIS)
+    assert reason is not None
+    assert "week of 2024-03-04" in reason
+    assert "engagement_elt_daily's run for Monday 2024-03-11 triggers this week" in reason
+    assert "from_daily__2024-03-04" in reason
+    for run_type in ("manual", "backfill", "operator_triggered", "asset_triggered", None):
+        assert scheduled_run_skip_reason(run_type, WEEK_START, PARIS) is None
+
+
+def test_scheduled_run_type_is_read_from_airflows_enum() -> None:
+    """The task gets ``dag_run.run_type`` as an enum: its value decides, not its str()."""
+    import enum
+
+    from analytics.engagement.weeks import scheduled_run_skip_reason
+
+    class RunType(str, enum.Enum):  # noqa: UP042  (as airflow.sdk.api.datamodels._generated.DagRunType)
+        SCHEDULED = "scheduled"
+        MANUAL = "manual"
+
+    assert scheduled_run_skip_reason(RunType.SCHEDULED, WEEK_START, PARIS)
+    assert scheduled_run_skip_reason(RunType.MANUAL, WEEK_START, PARIS) is None
+
+
+def test_describe_weeks() -> None:
+    from analytics.engagement.weeks import describe_weeks
+
+    assert (
+        describe_weeks([date(2024, 1, 15), date(2024, 1, 22)])
+        == "2 week(s) to compute: 2024-01-15 .. 2024-01-22"
+    )
+    assert describe_weeks([]) == "no week to compute"
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "day"),
+    [
+        (_paris(2024, 1, 8), _paris(2024, 1, 9), date(2024, 1, 8)),
+        (_paris(2024, 3, 31), _paris(2024, 4, 1), date(2024, 3, 31)),  # 23 hours
+        (_paris(2024, 10, 27), _paris(2024, 10, 28), date(2024, 10, 27)),  # 25 hours
+    ],
+)
+def test_daily_run_day_is_the_local_day_of_the_interval(start: datetime, end: datetime, day: date) -> None:
+    from analytics.engagement.weeks import daily_run_day
+
+    assert daily_run_day(start, end, PARIS) == day
+    assert daily_run_day(start.astimezone(UTC), end.astimezone(UTC), PARIS) == day
+
+
+def test_daily_run_without_interval_says_to_trigger_with_a_logical_date() -> None:
+    from analytics.engagement.weeks import daily_run_day
+
+    for start, end in ((None, None), (_paris(2024, 1, 8), None), (None, _paris(2024, 1, 9))):
+        with pytest.raises(
+            ValueError, match="trigger it with a logical date: the run loads the local day before it"
+        ):
+            daily_run_day(start, end, PARIS)
+
+
+def test_daily_run_day_refuses_an_interval_that_is_not_one_local_day() -> None:
+    from analytics.engagement.weeks import daily_run_day
+
+    with pytest.raises(ValueError, match="not one local day"):
+        daily_run_day(_paris(2024, 1, 8), _paris(2024, 1, 10), PARIS)
+    with pytest.raises(ValueError, match="not one local day"):
+        daily_run_day(datetime(2024, 1, 8, tzinfo=UTC), datetime(2024, 1, 9, tzinfo=UTC), PARIS)
+
+
+# ---------------------------------------------------------------- configuration (zone and limits)
+
+
+def _write_config(tmp_path, **changes):
+    import json
+
+    from analytics.engagement.config import CONFIG_PATH
+
+    raw = {**json.loads(CONFIG_PATH.read_text()), **changes}
+    path = tmp_path / "engagement.json"
+    path.write_text(json.dumps(raw))
+    return path
+
+
+def test_the_time_zone_has_one_source(tmp_path) -> None:
+    import json
+
+    from analytics.engagement.config import CONFIG_PATH, ENGAGEMENT_TIMEZONE, load_engagement_config
+
+    assert ENGAGEMENT_TIMEZONE == PARIS
+    assert "timezone" not in json.loads(CONFIG_PATH.read_text())
+    assert load_engagement_config().timezone == ENGAGEMENT_TIMEZONE
+    assert load_engagement_config(_write_config(tmp_path, timezone=PARIS)).timezone == PARIS
+    with pytest.raises(ValueError, match="timezone 'UTC' differs from ENGAGEMENT_TIMEZONE"):
+        load_engagement_config(_write_config(tmp_path, timezone="UTC"))
+
+
+def test_config_limits_are_checked(tmp_path) -> None:
+    from analytics.engagement.config import load_engagement_config
+
+    config = load_engagement_config()
+    assert (config.max_weeks_per_run, config.copy_timeout_seconds, config.history_weeks_for_last_year) == (
+        260,
+        3600,
+        52,
+    )
+    for changes, message in [
+        ({"history_weeks_for_last_year": 0}, "history_weeks_for_last_year must be between 1 and"),
+        ({"history_weeks_for_last_year": 300}, "history_weeks_for_last_year must be between 1 and"),
+        ({"max_weeks_per_run": 0}, "max_weeks_per_run must be at least 1"),
+        ({"copy_timeout_seconds": 0}, "copy_timeout_seconds must be between 1 and"),
+        ({"copy_timeout_seconds": 7200}, "below the copy task's execution_timeout"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            load_engagement_config(_write_config(tmp_path, **changes))

@@ -83,3 +83,94 @@ def test_sql_files_get_quoted_identifiers(tmp_path: Path) -> None:
 def test_dump_patterns_match_one_object_exactly() -> None:
     assert postgres.dump_pattern("public.log_job_id_seq") == '"public"."log_job_id_seq"'
     assert postgres.dump_pattern('odd"name') == '"odd""name"'
+
+
+# ---------------------------------------------------------------- pg_dump | pg_restore, with stand-in programs
+
+
+class TaskKilled(BaseException):
+    """Stands for what Airflow raises in the task when it times out or gets SIGTERM."""
+
+
+def _fake_clients(directory: Path, body: str) -> None:
+    """pg_dump and pg_restore stand-ins: each records its pid and arguments, then runs ``body``."""
+    for program in ("pg_dump", "pg_restore"):
+        script = directory / program
+        script.write_text(
+            f'#!/bin/sh\necho $$ > "{directory}/{program}.pid"\necho "$@" > "{directory}/{program}.args"\n{body}\n'
+        )
+        script.chmod(0o755)
+
+
+def _pids(directory: Path) -> list[int]:
+    import time
+
+    for _ in range(100):  # the programs write their pid as they start
+        files = [directory / f"{program}.pid" for program in ("pg_dump", "pg_restore")]
+        if all(path.exists() and path.read_text().strip() for path in files):
+            return [int(path.read_text()) for path in files]
+        time.sleep(0.05)
+    raise AssertionError("the stand-in programs did not start")
+
+
+def _running(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.fixture
+def fake_clients(tmp_path: Path, monkeypatch) -> Path:
+    monkeypatch.setenv("ANALYTICS_PG_BIN", str(tmp_path))
+    monkeypatch.setenv("AIRFLOW_CONN_STORE_SOURCE", "postgresql://reader@db.internal:6543/prod")
+    monkeypatch.setenv("AIRFLOW_CONN_STORE_TARGET", "postgresql://writer@db.internal:6543/analytics")
+    return tmp_path
+
+
+def test_dump_and_restore_covers_the_public_schema_only(fake_clients: Path) -> None:
+    _fake_clients(fake_clients, "exit 0")
+    postgres.dump_and_restore("store_source", "store_target", ["evenement_engagement"])
+    dump_args = (fake_clients / "pg_dump.args").read_text().split()
+    restore_args = (fake_clients / "pg_restore.args").read_text().split()
+    assert "--schema=public" in dump_args and "--exclude-table=evenement_engagement" in dump_args
+    # pg_restore keeps to the objects in the schema, so --clean never drops the schema itself.
+    assert "--schema=public" in restore_args and "--clean" in restore_args
+
+
+def test_a_timeout_stops_both_programs(fake_clients: Path) -> None:
+    _fake_clients(fake_clients, "exec sleep 60")
+    with pytest.raises(postgres.DumpRestoreError, match="did not finish within 0.5s: both were stopped"):
+        postgres.dump_and_restore("store_source", "store_target", [], timeout_seconds=0.5)
+    assert not any(_running(pid) for pid in _pids(fake_clients))
+
+
+def test_a_killed_task_leaves_no_program_running(fake_clients: Path) -> None:
+    """An exception raised while waiting (Airflow's timeout, SIGTERM) stops and reaps both programs."""
+    import signal
+
+    _fake_clients(fake_clients, "exec sleep 60")
+
+    def kill_task(signum, frame):
+        raise TaskKilled()
+
+    previous = signal.signal(signal.SIGALRM, kill_task)
+    signal.setitimer(signal.ITIMER_REAL, 0.5)
+    try:
+        with pytest.raises(TaskKilled):
+            postgres.dump_and_restore("store_source", "store_target", [])
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert not any(_running(pid) for pid in _pids(fake_clients))
+
+
+def test_a_program_ignoring_sigterm_is_killed(fake_clients: Path, monkeypatch) -> None:
+    monkeypatch.setattr(postgres, "STOP_GRACE_SECONDS", 0.3)
+    _fake_clients(fake_clients, "trap '' TERM\nexec sleep 60")
+    with pytest.raises(postgres.DumpRestoreError, match="did not finish"):
+        postgres.dump_and_restore("store_source", "store_target", [], timeout_seconds=0.3)
+    assert not any(_running(pid) for pid in _pids(fake_clients))

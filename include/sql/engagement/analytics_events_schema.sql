@@ -1,6 +1,7 @@
 -- The event table in analytics (step load_events creates it when missing; the production copy
 -- leaves it out). Idempotent. {event_table} is the configured event table
--- (include/config/engagement.json), quoted by the caller.
+-- (include/config/engagement.json) and {date_index} its index's name, derived from it
+-- (analytics.engagement.events.event_index_names), both quoted by the caller.
 -- The columns and their types are production's (include/sql/engagement/prod_schema.sql): the
 -- load streams COPY in binary format, which needs identical types. enrich_events_schema.sql
 -- adds week, day, agence, department and region.
@@ -17,4 +18,4 @@ CREATE TABLE IF NOT EXISTS {event_table} (
     code text
 );
 -- load_events deletes and enrich_events updates one interval of date_evenement.
-CREATE INDEX IF NOT EXISTS evenement_engagement_date_evenement_idx ON {event_table} (date_evenement);
+CREATE INDEX IF NOT EXISTS {date_index} ON {event_table} (date_evenement);

@@ -23,6 +23,27 @@ EVENT_COLUMNS = (
 )
 # The columns enrich_events adds in analytics.
 ENRICHMENT_COLUMNS = ("week", "day", "agence", "department", "region")
+# PostgreSQL truncates longer identifiers, so two tables could end up sharing an index name.
+MAX_IDENTIFIER_BYTES = 63
+
+
+def event_index_names(event_table: str) -> dict[str, str]:
+    """The names of the analytics event table's indexes, derived from the table's name.
+
+    ``date_index`` (on ``date_evenement``, for the load's delete and the enrichment) and
+    ``day_index`` (on ``day``, for the weekly views): another event table gets its own indexes.
+    """
+    names = {
+        "date_index": f"{event_table}_date_evenement_idx",
+        "day_index": f"{event_table}_day_idx",
+    }
+    for name in names.values():
+        if len(name.encode()) > MAX_IDENTIFIER_BYTES:
+            raise ValueError(
+                f"index name {name!r} is longer than {MAX_IDENTIFIER_BYTES} bytes: choose a shorter event_table "
+                f"(include/config/engagement.json)"
+            )
+    return names
 
 
 class LoadCountMismatch(RuntimeError):

@@ -12,15 +12,42 @@ has ``max_active_runs=1``), the Monday run is the first one for which the previo
 complete and loaded: :func:`week_that_just_ended` returns M-7 for it and ``None`` for every
 other day. (The Sunday run would see the week complete only after its own load of Sunday; the
 Monday run does not depend on task order inside a run, and its week has been over for a day.)
+
+**What a run computes.** The DAGs' task bodies are thin calls into this module:
+:func:`daily_run_day` (the day a daily run loads; a run without a data interval fails with a
+clear message), :func:`weeks_for_params` (the weeks a weekly-views run computes, from its params,
+else its interval, capped at ``max_weeks_per_run``) and :func:`scheduled_run_skip_reason` (a
+scheduled weekly run computes nothing: it would start before Sunday's events are loaded, and the
+daily DAG's Monday run triggers the week once complete).
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+if TYPE_CHECKING:
+    from analytics.engagement.config import EngagementConfig
 
 ONE_DAY = timedelta(days=1)
 ONE_WEEK = timedelta(days=7)
+# The form of the from_week / to_week params (the DAG's JSON schema uses the same pattern).
+WEEK_PARAM_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+SCHEDULED_RUN_TYPE = "scheduled"
+DAILY_RUN_WITHOUT_INTERVAL = (
+    "this run has no data interval (it was triggered without a logical date), so it has no day to load: "
+    "trigger it with a logical date: the run loads the local day before it "
+    "(`airflow dags trigger engagement_elt_daily -l 2024-01-09` loads Monday 8 January)"
+)
+WEEKLY_RUN_WITHOUT_INTERVAL = (
+    "this run has no data interval (it was triggered without a logical date) and no params, so it has no week "
+    "to compute: give from_week (and to_week) or last_year, e.g. "
+    '`airflow dags trigger engagement_weekly_views -c \'{"from_week": "2024-01-01"}\'`, '
+    "or trigger it with a logical date"
+)
 
 
 def zone(name: str | ZoneInfo) -> ZoneInfo:
@@ -115,29 +142,142 @@ def week_that_just_ended(run_day: date) -> date | None:
 
 def weeks_for_run(
     *,
-    interval_start_day: date,
-    interval_end_day: date,
+    interval_start_day: date | None,
+    interval_end_day: date | None,
     from_week: date | None = None,
     to_week: date | None = None,
     last_year: bool = False,
     last_year_count: int = 52,
+    max_weeks: int | None = None,
 ) -> list[date]:
     """The weeks one run of ``engagement_weekly_views`` computes, oldest first.
 
     Params win over the run's own interval: ``from_week``/``to_week`` (``to_week`` defaults to
     ``from_week``) give an explicit range; ``last_year`` gives the ``last_year_count`` full weeks
-    before the week containing the interval's end. Without params (a scheduled run, or one run of
-    a backfill) the run computes the week its data interval starts in.
+    before the week containing ``interval_end_day``. Without params (one run of a backfill, or a
+    manual run with a logical date) the run computes the week its data interval starts in.
+    More than ``max_weeks`` weeks is refused (checked before the list is built).
     """
     if from_week is not None or to_week is not None:
         if last_year:
             raise ValueError("give either from_week/to_week or last_year, not both")
         if from_week is None:
             raise ValueError("to_week needs from_week")
-        weeks = weeks_between(from_week, to_week or from_week)
-        if not weeks:
+        to_week = to_week or from_week
+        _require_monday(from_week, "from_week")
+        _require_monday(to_week, "to_week")
+        if from_week > to_week:
             raise ValueError(f"from_week {from_week} is after to_week {to_week}")
-        return weeks
+        count = (to_week - from_week).days // 7 + 1
+        if max_weeks is not None and count > max_weeks:
+            raise ValueError(
+                f"from_week {from_week} to to_week {to_week} is {count} weeks, more than max_weeks_per_run "
+                f"({max_weeks}, include/config/engagement.json) in one run: split the range over several runs"
+            )
+        return weeks_between(from_week, to_week)
     if last_year:
+        if interval_end_day is None:
+            raise ValueError("last_year needs the run's data interval end or its run_after")
+        if max_weeks is not None and last_year_count > max_weeks:
+            raise ValueError(
+                f"last_year_count {last_year_count} is more than max_weeks_per_run ({max_weeks})"
+            )
         return last_year_weeks(interval_end_day, last_year_count)
+    if interval_start_day is None:
+        raise ValueError(WEEKLY_RUN_WITHOUT_INTERVAL)
     return [week_start(interval_start_day)]
+
+
+# ---------------------------------------------------------------- what a DAG run does
+
+
+def daily_run_day(
+    interval_start: datetime | None, interval_end: datetime | None, time_zone: str | ZoneInfo
+) -> date:
+    """The local day a run of ``engagement_elt_daily`` loads: the day of its data interval.
+
+    The interval must be one whole local day ``[D 00:00, D+1 00:00)`` (23 or 25 hours on clock
+    changes), as the daily timetable makes it. Raises ValueError, with how to trigger the DAG,
+    when the run has no data interval (a manual run triggered without a logical date).
+    """
+    if interval_start is None or interval_end is None:
+        raise ValueError(DAILY_RUN_WITHOUT_INTERVAL)
+    day = local_day(interval_start, time_zone)
+    if (interval_start, interval_end) != day_bounds_in_zone(day, time_zone):
+        raise ValueError(
+            f"data interval [{interval_start.isoformat()}, {interval_end.isoformat()}) is not one local day in "
+            f"{zone(time_zone).key}: the daily DAG needs CronDataIntervalTimetable('0 0 * * *') in that zone"
+        )
+    return day
+
+
+def week_param(value: object, name: str) -> date | None:
+    """A ``from_week``/``to_week`` param as a Monday; None when empty. Strict ``YYYY-MM-DD``."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return _require_monday(value, name)
+    if not isinstance(value, str) or not re.fullmatch(WEEK_PARAM_PATTERN, value):
+        raise ValueError(f"{name} must be a date written YYYY-MM-DD (a Monday), not {value!r}")
+    try:
+        day = date.fromisoformat(value)
+    except ValueError as error:
+        raise ValueError(f"{name} {value!r} is not a valid date") from error
+    return _require_monday(day, name)
+
+
+def weeks_for_params(
+    params: Mapping[str, Any] | None,
+    interval_start: datetime | None,
+    interval_end: datetime | None,
+    run_after: datetime | None,
+    config: EngagementConfig,
+) -> list[date]:
+    """The weeks a run of ``engagement_weekly_views`` computes, from its params and its data interval.
+
+    ``from_week``/``to_week`` give a range (no interval needed). ``last_year`` gives the
+    configured number of full weeks before the interval's end, or before ``run_after`` when the
+    run has no interval (triggered without a logical date). No params: the week of the interval,
+    and a run with neither fails with a clear message. At most ``config.max_weeks_per_run`` weeks.
+    """
+    params = params or {}
+    reference_end = interval_end if interval_end is not None else run_after
+    return weeks_for_run(
+        interval_start_day=local_day(interval_start, config.timezone) if interval_start is not None else None,
+        interval_end_day=local_day(reference_end, config.timezone) if reference_end is not None else None,
+        from_week=week_param(params.get("from_week"), "from_week"),
+        to_week=week_param(params.get("to_week"), "to_week"),
+        last_year=bool(params.get("last_year")),
+        last_year_count=config.history_weeks_for_last_year,
+        max_weeks=config.max_weeks_per_run,
+    )
+
+
+def scheduled_run_skip_reason(
+    run_type: object, interval_start: datetime | None, time_zone: str | ZoneInfo
+) -> str | None:
+    """Why a run of ``engagement_weekly_views`` computes nothing, or None when it computes.
+
+    A scheduled run starts at Monday 00:00, before Sunday's events are loaded (the daily run of
+    Sunday starts at that same moment): it would write the week wrongly, and the week is written
+    anyway once complete, by the run ``from_daily__<week>`` that the daily DAG's Monday run
+    triggers on Tuesday. The schedule stays, since it is what maps backfills to weeks; backfill,
+    manual and triggered runs compute.
+    """
+    if getattr(run_type, "value", run_type) != SCHEDULED_RUN_TYPE:
+        return None
+    week = local_week(interval_start, time_zone) if interval_start is not None else None
+    if week is None:
+        return "scheduled run: nothing to compute; engagement_elt_daily's Monday run triggers each week once complete"
+    return (
+        f"scheduled run for the week of {week}: nothing to compute now, Sunday's events are not loaded yet; "
+        f"engagement_elt_daily's run for Monday {week + ONE_WEEK} triggers this week "
+        f"(run from_daily__{week.isoformat()}) once it is complete"
+    )
+
+
+def describe_weeks(weeks: list[date]) -> str:
+    """One log line for the weeks a run computes."""
+    if not weeks:
+        return "no week to compute"
+    return f"{len(weeks)} week(s) to compute: {weeks[0]} .. {weeks[-1]}"

@@ -6,11 +6,15 @@ data interval and the connection ids, calls it, logs the counts and rate, and re
 summary (XCom). Every step first checks, with :mod:`analytics.engagement.guard`, that it is not
 about to write to production.
 
-- :func:`copy_production`: ``pg_dump | pg_restore --clean`` of the reference tables (all but
-  ``tables_not_copied``) from the source into the target.
+- :func:`copy_production`: ``pg_dump | pg_restore --clean`` of the reference tables (the
+  ``public`` schema but ``tables_not_copied``) from the source into the target, within
+  ``copy_timeout_seconds``.
 - :func:`load_events`: the interval's events, deleted then streamed by COPY in one target
   transaction, read from one source snapshot, and checked against the source's count.
 - :func:`enrich_events`: week, day and geography of the interval's events.
+
+psycopg is imported inside the functions that use it (type hints only when type checking): the
+DAG files import this module when they are parsed, and parsing must load no database driver.
 """
 
 from __future__ import annotations
@@ -19,17 +23,24 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
 from airflow.sdk import BaseOperator
-from psycopg import sql
 
 from analytics.engagement.config import SQL_DIR, EngagementConfig, load_engagement_config
-from analytics.engagement.events import ENRICHMENT_COLUMNS, EVENT_COLUMNS, EventInterval, check_loaded_count
+from analytics.engagement.events import (
+    ENRICHMENT_COLUMNS,
+    EVENT_COLUMNS,
+    EventInterval,
+    check_loaded_count,
+    event_index_names,
+)
 from analytics.engagement.guard import check_copy_target, check_tables_not_copied, check_writable_target
-from analytics.engagement.weeks import zone
+from analytics.engagement.weeks import DAILY_RUN_WITHOUT_INTERVAL, zone
 from analytics.stores import postgres
+
+if TYPE_CHECKING:
+    import psycopg
 
 ANALYTICS_EVENTS_SCHEMA_SQL = SQL_DIR / "analytics_events_schema.sql"
 SOURCE_EVENTS_SQL = SQL_DIR / "source_events.sql"
@@ -145,7 +156,9 @@ def copy_production(source_conn_id: str, target_conn_id: str, config: Engagement
         # Serial columns' sequences would otherwise be copied without their tables.
         sequences = postgres.owned_sequences(source_conn, sorted(not_copied))
     excluded = [*config.tables_not_copied, *map(postgres.dump_pattern, sequences)]
-    outcome = postgres.dump_and_restore(source_conn_id, target_conn_id, excluded)
+    outcome = postgres.dump_and_restore(
+        source_conn_id, target_conn_id, excluded, timeout_seconds=config.copy_timeout_seconds
+    )
     with postgres.connect(target_conn_id, autocommit=True) as target_conn:
         tables = postgres.table_row_counts(target_conn, copied)
     return CopyResult(
@@ -159,9 +172,14 @@ def copy_production(source_conn_id: str, target_conn_id: str, config: Engagement
     )
 
 
+def _event_table_identifiers(config: EngagementConfig) -> dict[str, str]:
+    """The identifiers of the event SQL files: the configured table and its index names, derived from it."""
+    return {"event_table": config.event_table, **event_index_names(config.event_table)}
+
+
 def ensure_event_table(conn: psycopg.Connection, config: EngagementConfig) -> None:
     """Create the analytics event table and its date index when missing (in the caller's transaction)."""
-    postgres.run_sql_file(conn, ANALYTICS_EVENTS_SCHEMA_SQL, identifiers={"event_table": config.event_table})
+    postgres.run_sql_file(conn, ANALYTICS_EVENTS_SCHEMA_SQL, identifiers=_event_table_identifiers(config))
 
 
 def load_events(
@@ -184,6 +202,8 @@ def load_events(
         postgres.target_of_connection(target_conn),
         config.production_database_names,
     )
+    from psycopg import sql
+
     table = {"event_table": config.event_table}
     source_query = postgres.read_sql_file(SOURCE_EVENTS_SQL, {**table, "columns": EVENT_COLUMNS})
     count_query = sql.SQL("SELECT count(*) FROM ({}) AS interval_events").format(source_query)
@@ -229,7 +249,9 @@ def enrich_events(
         schema_changed = bool(postgres.missing_columns(target_conn, config.event_table, ENRICHMENT_COLUMNS))
         if schema_changed:
             ensure_event_table(target_conn, config)
-            postgres.run_sql_file(target_conn, ENRICH_EVENTS_SCHEMA_SQL, identifiers=table)
+            postgres.run_sql_file(
+                target_conn, ENRICH_EVENTS_SCHEMA_SQL, identifiers=_event_table_identifiers(config)
+            )
         rows = postgres.run_sql_file(
             target_conn,
             ENRICH_EVENTS_SQL,
@@ -257,7 +279,9 @@ def _interval_from(context: Any, start: datetime | str | None, end: datetime | s
     start = start if start not in (None, "") else context.get("data_interval_start")
     end = end if end not in (None, "") else context.get("data_interval_end")
     if start is None or end is None:
-        raise ValueError("no data interval: this run has none; pass interval_start and interval_end")
+        raise ValueError(
+            f"no data interval: {DAILY_RUN_WITHOUT_INTERVAL}; or pass interval_start and interval_end"
+        )
     return start, end
 
 
@@ -347,11 +371,12 @@ class EnrichEventsOperator(_IntervalOperator):
 class ComputeWeeklyViewsOperator(_EngagementOperator):
     """Recompute the four weekly views for one week (delete the week, insert it, per view).
 
-    ``week_start`` is a Monday (ISO date string or date). Every path that writes a week, the
-    weekly schedule, a backfill, a manual range or the daily DAG's Monday trigger, ends here.
+    ``week_start`` is a Monday (ISO date string or date). Every path that writes a week, a
+    backfill, a manual range or the daily DAG's Monday trigger, ends here. Like every step, it
+    refuses a target that is the source or is named like production.
     """
 
-    template_fields: Sequence[str] = ("week_start", "target_conn_id")
+    template_fields: Sequence[str] = ("week_start", "source_conn_id", "target_conn_id")
     ui_color = "#efe3f7"
 
     def __init__(self, *, week_start: str | Any, **kwargs: Any) -> None:
@@ -363,11 +388,15 @@ class ComputeWeeklyViewsOperator(_EngagementOperator):
 
         from analytics.engagement.weekly_views import compute_week
 
-        config, _, target_conn_id = self._config_and_conn_ids()
+        config, source_conn_id, target_conn_id = self._config_and_conn_ids()
         week = (
             self.week_start if isinstance(self.week_start, date) else date.fromisoformat(str(self.week_start))
         )
-        check_writable_target(postgres.target_of(target_conn_id), config.production_database_names)
+        check_copy_target(
+            postgres.target_of(source_conn_id),
+            postgres.target_of(target_conn_id),
+            config.production_database_names,
+        )
         started = time.monotonic()
         with postgres.connect(target_conn_id) as conn:
             rows = compute_week(conn, week, config.active_user_rule)

@@ -5,8 +5,11 @@ No business logic here: callers decide what to copy and check. :func:`copy_query
 streams ``COPY (query) TO STDOUT`` from one connection straight into ``COPY table FROM STDIN``
 on another, block by block as the server sends them, so no result is ever held whole in
 memory. :func:`dump_and_restore` pipes ``pg_dump -Fc`` into ``pg_restore`` process to process
-(Python never sees the archive), passes passwords through ``PGPASSWORD``, never argv, and
-fails on any error of either program.
+(Python never sees the archive), passes passwords through ``PGPASSWORD``, never argv, fails on
+any error of either program, and never leaves either running: on a timeout, an error or the task
+being killed, both are stopped and waited for. psycopg is imported inside the functions (and for
+type hints only when type checking), so importing this module, as DAG files do through the
+operators, loads no database driver.
 """
 
 from __future__ import annotations
@@ -21,12 +24,13 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import psycopg
-from psycopg import sql
+from typing import TYPE_CHECKING, Any
 
 from analytics.engagement.guard import DatabaseTarget
+
+if TYPE_CHECKING:
+    import psycopg
+    from psycopg import sql
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,8 @@ LIBPQ_EXTRAS = {
     "target_session_attrs": "PGTARGETSESSIONATTRS",
 }
 STDERR_TAIL_CHARS = 4000
+# How long pg_dump and pg_restore get to exit after SIGTERM before they are killed.
+STOP_GRACE_SECONDS = 10.0
 
 
 # ---------------------------------------------------------------- connections
@@ -70,6 +76,8 @@ def connection_parameters(conn_id: str) -> dict[str, Any]:
 
 def connect(conn_id: str, *, autocommit: bool = False) -> psycopg.Connection:
     """A psycopg connection for an Airflow connection id; use it as a context manager."""
+    import psycopg
+
     return psycopg.connect(
         **connection_parameters(conn_id), autocommit=autocommit, application_name=APPLICATION_NAME
     )
@@ -93,6 +101,8 @@ def target_of_connection(conn: psycopg.Connection) -> DatabaseTarget:
 @contextmanager
 def read_snapshot(conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
     """A read-only REPEATABLE READ transaction: every query inside sees the same snapshot."""
+    import psycopg
+
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         raise RuntimeError("read_snapshot needs a connection with no transaction in progress")
     with conn.transaction():
@@ -110,6 +120,8 @@ def read_sql_file(path: Path, identifiers: Mapping[str, str | Sequence[str]] | N
     identifiers the text is used as is, so it may hold braces. ``%(name)s`` parameters are
     left for the driver to bind.
     """
+    from psycopg import sql
+
     text = Path(path).read_text()
     if not identifiers:
         return sql.SQL(text)  # type: ignore[arg-type]
@@ -159,6 +171,8 @@ def copy_query_to_table(
     (scripts/bench.py); it needs the same column types on both sides, text format does not.
     Parameters are bound client-side (COPY takes none server-side).
     """
+    from psycopg import sql
+
     copy_format = sql.SQL("BINARY" if binary else "TEXT")
     query_sql = sql.SQL(query) if isinstance(query, str) else query  # type: ignore[arg-type]
     copy_out = sql.SQL("COPY ({}) TO STDOUT (FORMAT {})").format(query_sql, copy_format)
@@ -244,18 +258,42 @@ def _tail(handle: Any) -> str:
     return text if len(text) <= STDERR_TAIL_CHARS else "..." + text[-STDERR_TAIL_CHARS:]
 
 
+def _stop(processes: Iterable[subprocess.Popen | None]) -> None:
+    """Stop the processes still running (SIGTERM, then SIGKILL after a grace period) and wait for all.
+
+    pg_dump and pg_restore answer SIGTERM by cancelling their server-side query, so their locks
+    are released at once; SIGKILL is for a program that does not exit in time.
+    """
+    running = [process for process in processes if process is not None]
+    for process in running:
+        if process.poll() is None:
+            process.terminate()
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for process in running:
+        try:
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def dump_and_restore(
     source_conn_id: str,
     target_conn_id: str,
     exclude_tables: Sequence[str],
     *,
+    schema: str = "public",
     timeout_seconds: float | None = None,
 ) -> DumpRestoreResult:
-    """``pg_dump -Fc`` the source (minus ``exclude_tables``) piped into ``pg_restore --clean`` on the target.
+    """``pg_dump -Fc`` of the source's ``schema`` (minus ``exclude_tables``) piped into ``pg_restore --clean`` on the target.
 
-    The restore runs in a single transaction: on any error the target is left as it was.
-    Objects are restored without their owners and privileges. Raises
-    :class:`DumpRestoreError` when either program exits non-zero, with both stderr outputs.
+    Only the objects of ``schema`` are dumped and restored (tables, sequences, types, functions;
+    not the schema itself, nor extensions or other schemas). The restore runs in a single
+    transaction: on any error the target is left as it was. Objects are restored without their
+    owners and privileges. Raises :class:`DumpRestoreError` when either program exits non-zero,
+    with both stderr outputs, or when they have not finished within ``timeout_seconds``. Whatever
+    ends the call (success, error, timeout, or an exception raised in this thread, such as
+    Airflow's task timeout or SIGTERM), neither program is left running.
     """
     pg_dump, pg_restore = postgres_client("pg_dump"), postgres_client("pg_restore")
     source_arguments, source_env = _client_arguments_and_env(source_conn_id)
@@ -265,11 +303,15 @@ def dump_and_restore(
         "--format=custom",
         "--no-owner",
         "--no-privileges",
+        f"--schema={schema}",
         *(f"--exclude-table={table}" for table in exclude_tables),
         *source_arguments,
     ]
     restore_command = [
         pg_restore,
+        # With --schema, pg_dump also writes the schema's own entry; restoring only the objects
+        # *in* the schema keeps --clean from trying to drop the target's schema.
+        f"--schema={schema}",
         "--clean",
         "--if-exists",
         "--no-owner",
@@ -279,10 +321,12 @@ def dump_and_restore(
         *target_arguments,
     ]
     started = time.monotonic()
+    dump: subprocess.Popen | None = None
+    restore: subprocess.Popen | None = None
     # stderr goes to small temporary files so neither program can block on a full stderr pipe.
     with tempfile.TemporaryFile() as dump_stderr, tempfile.TemporaryFile() as restore_stderr:
-        dump = subprocess.Popen(dump_command, stdout=subprocess.PIPE, stderr=dump_stderr, env=source_env)
         try:
+            dump = subprocess.Popen(dump_command, stdout=subprocess.PIPE, stderr=dump_stderr, env=source_env)
             restore = subprocess.Popen(
                 restore_command,
                 stdin=dump.stdout,
@@ -290,25 +334,22 @@ def dump_and_restore(
                 stderr=restore_stderr,
                 env=target_env,
             )
-        except BaseException:
-            dump.kill()
-            dump.wait()
-            raise
-        assert dump.stdout is not None
-        dump.stdout.close()  # only pg_restore reads the pipe: pg_dump sees a broken pipe if it stops
-        try:
+            assert dump.stdout is not None
+            dump.stdout.close()  # only pg_restore reads the pipe: pg_dump sees a broken pipe if it stops
             restore_code = restore.wait(timeout=timeout_seconds)
             remaining = (
                 None if timeout_seconds is None else max(1.0, timeout_seconds - (time.monotonic() - started))
             )
             dump_code = dump.wait(timeout=remaining)
         except subprocess.TimeoutExpired as error:
-            for process in (dump, restore):
-                process.kill()
-                process.wait()
             raise DumpRestoreError(
-                f"pg_dump | pg_restore did not finish within {timeout_seconds}s"
+                f"pg_dump | pg_restore did not finish within {timeout_seconds}s: both were stopped and the "
+                f"target was left unchanged (copy_timeout_seconds in include/config/engagement.json)"
             ) from error
+        finally:
+            # Any way out (success, timeout, an exception from Airflow's timeout or SIGTERM handler):
+            # no program is left running, holding locks on either database.
+            _stop((dump, restore))
         dump_text, restore_text = _tail(dump_stderr), _tail(restore_stderr)
     seconds = time.monotonic() - started
     if dump_code != 0 or restore_code != 0:
@@ -331,6 +372,8 @@ def dump_and_restore(
 
 def table_row_counts(conn: psycopg.Connection, tables: Sequence[str]) -> dict[str, int]:
     """Exact row counts of ``tables`` (in the current schema search path)."""
+    from psycopg import sql
+
     counts = {}
     with conn.cursor() as cursor:
         for table in tables:
@@ -368,6 +411,8 @@ def copy_rows_to_table(
 
     Rows are consumed one by one from the iterable, so a generator of any length uses bounded memory.
     """
+    from psycopg import sql
+
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
     )
