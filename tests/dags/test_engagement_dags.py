@@ -151,6 +151,13 @@ def _dag_runs(dag_id: str, *, delete: tuple[str, ...] = ()) -> dict[str, dict]:
     return {run["run_id"]: run for run in json.loads(line.removeprefix("DAG_RUNS "))}
 
 
+def _triggered_runs() -> dict[str, dict]:
+    """The weekly views' runs that a daily run triggered (``from_daily__<week>``)."""
+    return {
+        run_id: run for run_id, run in _dag_runs(WEEKLY_DAG_ID).items() if run_id.startswith("from_daily__")
+    }
+
+
 def _airflow(*arguments: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [AIRFLOW, *arguments], capture_output=True, text=True, timeout=300, cwd=REPO, env=os.environ.copy()
@@ -159,15 +166,18 @@ def _airflow(*arguments: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def weekly_views_unpaused(airflow_metadata_db):
-    """The daily DAG's trigger fails on a paused weekly DAG (fail_when_dag_is_paused): unpause it for the module."""
-    if _airflow("dags", "unpause", WEEKLY_DAG_ID).returncode != 0:
-        # A fresh metadata database: the DAGs are not there yet.
-        reserialized = _airflow("dags", "reserialize")
-        assert reserialized.returncode == 0, reserialized.stderr[-2000:]
-        unpaused = _airflow("dags", "unpause", WEEKLY_DAG_ID)
-        assert unpaused.returncode == 0, unpaused.stderr[-2000:]
-    yield
-    _airflow("dags", "pause", WEEKLY_DAG_ID)  # DAGs are paused at creation on the test stack
+    """The daily DAG's trigger fails on a paused weekly DAG (fail_when_dag_is_paused): unpause it.
+
+    It stays unpaused: no scheduler runs on the test stack's metadata database, and a test
+    module running at the same time must not find it paused again halfway through.
+    """
+    # In a fresh metadata database the DAGs are not there yet (and `unpause` of a missing DAG succeeds).
+    for command in (("dags", "reserialize"), ("dags", "unpause", WEEKLY_DAG_ID)):
+        result = _airflow(*command)
+        assert result.returncode == 0, result.stderr[-2000:]
+    listed = _airflow("dags", "list", "-o", "json")
+    dags = json.loads(next(line for line in listed.stdout.splitlines() if line.startswith("[")))
+    assert [dag["is_paused"] for dag in dags if dag["dag_id"] == WEEKLY_DAG_ID] == ["False"]
 
 
 # ---------------------------------------------------------------- structure (parsed, not run)
@@ -224,6 +234,29 @@ def test_daily_dag_fails_loudly_and_bounds_its_long_tasks(engagement_dags):
     # No step starts before the run's day is known: a run without a data interval fails first.
     assert daily.get_task("day_to_load").downstream_task_ids >= {"copy_production", "load_events"}
     assert not daily.get_task("day_to_load").upstream_task_ids
+
+
+def test_scheduled_weekly_runs_compute_nothing_other_runs_do(engagement_dags, caplog):
+    """The task body of weeks_to_compute, called as Airflow calls it, for each kind of run."""
+    from types import SimpleNamespace
+
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    weeks_to_compute = engagement_dags[WEEKLY_DAG_ID].get_task("weeks_to_compute").python_callable
+    interval = {
+        "data_interval_start": datetime(2024, 1, 15, tzinfo=PARIS),
+        "data_interval_end": datetime(2024, 1, 22, tzinfo=PARIS),
+    }
+    run_after = datetime(2024, 1, 22, tzinfo=PARIS)
+
+    with caplog.at_level("INFO"), pytest.raises(AirflowSkipException, match="week of 2024-01-15"):
+        weeks_to_compute(
+            params={}, dag_run=SimpleNamespace(run_type="scheduled", run_after=run_after), **interval
+        )
+    assert "engagement_elt_daily's run for Monday 2024-01-22 triggers this week" in caplog.text
+    for run_type in ("backfill", "manual", "operator_triggered"):
+        run = SimpleNamespace(run_type=run_type, run_after=run_after)
+        assert weeks_to_compute(params={}, dag_run=run, **interval) == ["2024-01-15"]
 
 
 # ---------------------------------------------------------------- scripts/run_demo.py (the demo's engagement runs)
@@ -294,14 +327,14 @@ def test_daily_run_loads_the_local_day_of_its_interval_and_triggers_views_on_mon
 def test_daily_run_on_a_tuesday_skips_the_weekly_views(engagement_databases, airflow_metadata_db):
     prod, analytics = engagement_databases
     _reset_analytics(analytics)
-    weekly_runs_before = set(_dag_runs(WEEKLY_DAG_ID))
+    triggered_before = _triggered_runs()
 
     run = run_dag_test("engagement_elt_daily", "2024-01-10")
 
     assert run.state == "success", run.output[-4000:]
     assert "Following branch {'skip_weekly_views'}" in run.output
     assert "2024-01-09 is a Tuesday: no weekly views today" in run.output
-    assert set(_dag_runs(WEEKLY_DAG_ID)) == weekly_runs_before
+    assert _triggered_runs() == triggered_before  # the metadata DB is shared: look only at from_daily__ runs
     assert _events_of_day(analytics, date(2024, 1, 9)) == _events_of_day(prod, date(2024, 1, 9))
     assert _rows(analytics, "SELECT DISTINCT day FROM evenement_engagement") == [(date(2024, 1, 9),)]
 
@@ -318,6 +351,60 @@ def test_rerunning_a_day_leaves_identical_rows(engagement_databases, airflow_met
     assert run.state == "success", run.output[-4000:]
     assert "events [2024-01-08T23:00:00+00:00, 2024-01-09T23:00:00+00:00)" in run.output
     assert _rows(analytics, "SELECT * FROM evenement_engagement ORDER BY id") == before
+
+
+# `airflow dags test` always gives a logical date; a run triggered without one (`airflow dags
+# trigger DAG` with no -l, or the UI's trigger form left empty) has no data interval. DAG.test
+# with logical_date=None makes exactly that run, in a subprocess like run_dag_test.
+NO_LOGICAL_DATE_SCRIPT = """
+import json, sys
+from airflow.dag_processing.dagbag import DagBag
+
+dag_id, conf = sys.argv[1], json.loads(sys.argv[2])
+dag = DagBag(dag_folder=f"dags/{dag_id}.py").dags[dag_id]
+run = dag.test(logical_date=None, run_conf=conf)
+states = {}
+for ti in run.get_task_instances():
+    states.setdefault(ti.task_id, []).append(str(ti.state))
+print("RUN " + json.dumps({"state": str(run.state), "interval": str(run.data_interval_start), "tasks": states}))
+"""
+
+
+def _run_without_logical_date(dag_id: str, conf: dict | None = None) -> tuple[dict, str]:
+    result = subprocess.run(
+        [sys.executable, "-c", NO_LOGICAL_DATE_SCRIPT, dag_id, json.dumps(conf or {})],
+        capture_output=True, text=True, timeout=600, cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO / "plugins")},
+    )  # fmt: skip
+    output = result.stdout + result.stderr
+    line = next((line for line in result.stdout.splitlines() if line.startswith("RUN ")), None)
+    assert line, output[-4000:]
+    return json.loads(line.removeprefix("RUN ")), output
+
+
+def test_runs_without_a_logical_date(engagement_databases, airflow_metadata_db):
+    """No data interval: the daily DAG fails at once, saying how to trigger it; the weekly views take their weeks from params."""
+    _, analytics = engagement_databases
+    _reset_analytics(analytics)
+
+    daily, output = _run_without_logical_date("engagement_elt_daily")
+    assert (daily["state"], daily["interval"]) == ("failed", "None")
+    assert daily["tasks"]["day_to_load"] == ["failed"]
+    assert daily["tasks"]["copy_production"] == daily["tasks"]["load_events"] == ["upstream_failed"]
+    assert "trigger it with a logical date: the run loads the local day before it" in output
+    assert "AttributeError" not in output
+
+    without_params, output = _run_without_logical_date(WEEKLY_DAG_ID)
+    assert without_params["state"] == "failed"
+    assert without_params["tasks"]["weeks_to_compute"] == ["failed"]
+    assert "no params, so it has no week to compute: give from_week" in output
+
+    _load_days(date(2024, 1, 8), date(2024, 1, 15))
+    ranged, output = _run_without_logical_date(WEEKLY_DAG_ID, {"from_week": "2024-01-08"})
+    assert ranged["state"] == "success", output[-4000:]
+    assert ranged["tasks"]["compute_week"] == ["success"]
+    assert "1 week(s) to compute: 2024-01-08 .. 2024-01-08" in output
+    assert {row[0] for row in _view_rows(analytics)["analytics_engagement_national"]} == {date(2024, 1, 8)}
 
 
 def _truncate_views(analytics: str) -> None:
