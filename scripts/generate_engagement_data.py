@@ -31,13 +31,13 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO / "plugins") not in sys.path:
     sys.path.insert(0, str(REPO / "plugins"))
 
-from analytics.engagement.config import SQL_DIR  # noqa: E402
+from analytics.engagement.config import ENGAGEMENT_TIMEZONE, SQL_DIR  # noqa: E402
 from analytics.engagement.events import EVENT_COLUMNS  # noqa: E402
 from analytics.engagement.weeks import day_bounds_in_zone, zone  # noqa: E402
 
 PROD_SCHEMA_SQL = SQL_DIR / "prod_schema.sql"
 MIN_WEEKS = 12
-DEFAULT_TIMEZONE = "Europe/Paris"
+DEFAULT_TIMEZONE = ENGAGEMENT_TIMEZONE
 LOCAL_HOSTS = {"", "localhost", "127.0.0.1", "::1"}
 
 # (code_departement, code_region, city); the last agence gets no codes (unknown geography).
