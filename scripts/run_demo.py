@@ -69,7 +69,8 @@ def summarize_course_ingestion(log_path: Path) -> list[str]:
         for course in inventory.courses:
             database = client[course_database_name(course.course)]
             counts = ", ".join(f"{name} {database[name].count_documents({})}" for name in COURSE_COLLECTIONS)
-            lines.append(f"{course.course.course_id} -> MongoDB database '{database.name}': {counts}")
+            status = (database["ingestion_status"].find_one({"_id": "latest"}) or {}).get("state", "missing")
+            lines.append(f"{course.course.course_id} -> MongoDB database '{database.name}' ({status}): {counts}")
             reasons: dict[str, int] = {}
             for error in database[ERRORS_COLLECTION].find({}, {"reason": 1}):
                 reasons[error["reason"]] = reasons.get(error["reason"], 0) + 1
