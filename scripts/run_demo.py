@@ -61,7 +61,7 @@ def summarize_course_ingestion(log_path: Path) -> list[str]:
     from analytics.edx.naming import course_database_name
     from analytics.edx.package import discover_package
     from analytics.edx.tables import collection_for_table
-    from analytics.operators.edx import COURSE_COLLECTIONS, ERRORS_COLLECTION
+    from analytics.operators.edx import COURSE_COLLECTIONS, ERRORS_COLLECTION, STATUS_COLLECTION, STATUS_ID
 
     inventory = discover_package(demo_data_dir() / "package")
     lines = []
@@ -69,8 +69,10 @@ def summarize_course_ingestion(log_path: Path) -> list[str]:
         for course in inventory.courses:
             database = client[course_database_name(course.course)]
             counts = ", ".join(f"{name} {database[name].count_documents({})}" for name in COURSE_COLLECTIONS)
-            status = (database["ingestion_status"].find_one({"_id": "latest"}) or {}).get("state", "missing")
-            lines.append(f"{course.course.course_id} -> MongoDB database '{database.name}' ({status}): {counts}")
+            status = (database[STATUS_COLLECTION].find_one({"_id": STATUS_ID}) or {}).get("state", "missing")
+            lines.append(
+                f"{course.course.course_id} -> MongoDB database '{database.name}' ({status}): {counts}"
+            )
             reasons: dict[str, int] = {}
             for error in database[ERRORS_COLLECTION].find({}, {"reason": 1}):
                 reasons[error["reason"]] = reasons.get(error["reason"], 0) + 1
