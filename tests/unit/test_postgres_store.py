@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from analytics.engagement.guard import DatabaseTarget
+from analytics.database_target import DatabaseTarget
 from analytics.stores import postgres
 
 CONN_URI = "postgresql://reader:s3cr%40t@db.internal:6543/analytics?sslmode=require&cursor=named"

@@ -9,34 +9,12 @@ a target that is the source itself or whose database name is on the configured d
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
-DEFAULT_PORT = 5432
-LOCAL_HOST = "localhost"
-LOCAL_HOST_NAMES = frozenset({"", "localhost", "127.0.0.1", "::1", "localhost.localdomain", "ip6-localhost"})
+from analytics.database_target import DatabaseTarget
 
 
 class UnsafeCopyTarget(ValueError):
     """The ELT refused to write to a database that may be production."""
-
-
-@dataclass(frozen=True)
-class DatabaseTarget:
-    """Where a database lives: host, port and database name, as a connection describes them."""
-
-    host: str | None
-    port: int | None
-    database: str
-
-    def normalised(self) -> tuple[str, int, str]:
-        """(host, port, database) with local hosts, Unix sockets and a missing port made comparable."""
-        host = (self.host or "").strip().lower().rstrip(".")
-        if host in LOCAL_HOST_NAMES or host.startswith("/"):
-            host = LOCAL_HOST
-        return host, int(self.port or DEFAULT_PORT), self.database.casefold()
-
-    def __str__(self) -> str:
-        return f"{self.host or LOCAL_HOST}:{self.port or DEFAULT_PORT}/{self.database}"
 
 
 def check_writable_target(target: DatabaseTarget, production_names: Iterable[str]) -> None:

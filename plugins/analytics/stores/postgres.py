@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from analytics.engagement.guard import DatabaseTarget
+from analytics.database_target import DatabaseTarget
 
 if TYPE_CHECKING:
     import psycopg
