@@ -3,7 +3,7 @@
 ``python scripts/stack.py [--profile demo|test] up|down|status|env`` manages, under ``.local/``
 (``.local/test/`` for the test profile, so tests never clobber the demo's data), a PostgreSQL
 cluster built from Debian's server binaries with the databases ``prod``, ``analytics`` and
-``app``; ``nx-27017`` (NeoSQLite's MongoDB wire-protocol server); and moto in server mode.
+``app`` (and ``airflow``, Airflow's metadata database); ``nx-27017`` (NeoSQLite's MongoDB wire-protocol server); and moto in server mode.
 ``up`` is a no-op for services that already answer, waits until each one does, migrates the
 Airflow metadata database once, and writes ``env`` (shell ``export`` lines with
 ``AIRFLOW_HOME``, the dags and plugins folders and an ``AIRFLOW_CONN_*`` per connection).
@@ -33,6 +33,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = REPO / ".venv" / "bin"
 DATABASES = ("prod", "analytics", "app")
+# Airflow's own metadata lives in the same cluster: on SQLite, a scheduler and an api-server
+# writing at once lock each other out (Airflow refuses to create a backfill under that load).
+METADATA_DATABASE = "airflow"
 DEFAULT_PORTS = {
     "demo": {"pg": 54320, "mongo": 27017, "s3": 5000},
     "test": {"pg": 54330, "mongo": 27027, "s3": 5010},
@@ -273,7 +276,7 @@ def postgres_up(stack: Stack) -> None:
         )
         wait_until(lambda: postgres_answers(stack), "postgres", log_path)
         log(f"postgres started on 127.0.0.1:{stack.pg_port}")
-    for database in DATABASES:
+    for database in (*DATABASES, METADATA_DATABASE):
         exists = subprocess.run(
             [
                 str(bin_dir / "psql"),
@@ -429,6 +432,7 @@ def environment(stack: Stack) -> dict[str, str]:
         "AIRFLOW_HOME": str(stack.airflow_home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_database_url(stack),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
@@ -446,6 +450,34 @@ def environment(stack: Stack) -> dict[str, str]:
     }
 
 
+def metadata_database_url(stack: Stack) -> str:
+    """SQLAlchemy URL of Airflow's metadata database in this stack's cluster."""
+    return f"postgresql+psycopg2://postgres@127.0.0.1:{stack.pg_port}/{METADATA_DATABASE}"
+
+
+def metadata_database_migrated(stack: Stack) -> bool:
+    """Whether Airflow's tables exist (a cluster made anew after the last migration has none)."""
+    answer = subprocess.run(
+        [
+            str(postgres_bin_dir() / "psql"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(stack.pg_port),
+            "-U",
+            "postgres",
+            "-d",
+            METADATA_DATABASE,
+            "-tAc",
+            "SELECT to_regclass('public.alembic_version') IS NOT NULL",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return answer.stdout.strip() == "t"
+
+
 def write_env_file(stack: Stack) -> None:
     stack.env_file.parent.mkdir(parents=True, exist_ok=True)
     lines = [f"export {name}={shlex.quote(value)}" for name, value in environment(stack).items()]
@@ -455,12 +487,12 @@ def write_env_file(stack: Stack) -> None:
 
 
 def migrate_airflow_db(stack: Stack) -> None:
-    """Run `airflow db migrate` once per Airflow version, not on every `up`."""
+    """Run `airflow db migrate` once per Airflow version and cluster, not on every `up`."""
     import importlib.metadata
 
     version = importlib.metadata.version("apache-airflow-core")
     stamp = stack.airflow_home / ".migrated"
-    if stamp.exists() and stamp.read_text().strip() == version:
+    if stamp.exists() and stamp.read_text().strip() == version and metadata_database_migrated(stack):
         return
     stack.airflow_home.mkdir(parents=True, exist_ok=True)
     log("migrating the Airflow metadata database (once)")

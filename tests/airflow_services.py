@@ -2,17 +2,22 @@
 
 ``airflow dags test`` runs one DAG run in-process; a backfill needs the whole machinery: the
 dag-processor serialises the DAGs, the scheduler (LocalExecutor) queues the backfill's runs, and
-the task processes report to the api-server's Execution API. ``airflow_services(...)`` starts
-those three as local processes against a SQLite metadata database (each in its own process group,
-logs under ``AIRFLOW_HOME/services-logs/``), waits until the api-server answers and the scheduler
-and dag-processor heartbeat, and on exit stops exactly those process groups (SIGTERM, then
-SIGKILL). The object it yields drives the REST API: ``wait_for_dag_serialized``, ``unpause``,
-``create_backfill`` and ``wait_for_backfill``. The REST API needs no login because the simple
-auth manager runs with ``simple_auth_manager_all_admins``; scheduled (non-backfill) runs are
-switched off with ``[scheduler] use_job_schedule = False``, so unpausing a DAG starts nothing but
-the backfill. Local tests only: the api-server listens on 127.0.0.1 with a throwaway JWT secret.
-The port is 28080 unless ``ANALYTICS_TEST_API_PORT`` says otherwise; the scheduler's log server
-takes the next port.
+the task processes report to the api-server's Execution API.
+
+``metadata_database(env)`` makes a fresh, empty metadata database in the test stack's PostgreSQL
+cluster (the cluster of ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN``) and drops it afterwards;
+``migrate_metadata_db`` creates Airflow's tables in it. PostgreSQL, not SQLite: three services
+writing one SQLite file lock each other out, and Airflow then refuses to create a backfill
+("Database is locked"). ``airflow_services(...)`` starts the three services on that database (each
+in its own process group, logs under ``AIRFLOW_HOME/services-logs/``), waits until the api-server
+answers and the scheduler and dag-processor heartbeat, and on exit stops exactly those process
+groups (SIGTERM, then SIGKILL). The object it yields drives the REST API:
+``wait_for_dag_serialized``, ``unpause``, ``create_backfill`` and ``wait_for_backfill``. The REST
+API needs no login because the simple auth manager runs with ``simple_auth_manager_all_admins``;
+scheduled (non-backfill) runs are switched off with ``[scheduler] use_job_schedule = False``, so
+unpausing a DAG starts nothing but the backfill. Local tests only: the api-server listens on
+127.0.0.1 with a throwaway JWT secret. The port is 28080 unless ``ANALYTICS_TEST_API_PORT`` says
+otherwise; the scheduler's log server takes the next port.
 """
 
 from __future__ import annotations
@@ -67,9 +72,14 @@ def api_port() -> int:
 
 
 def services_environment(
-    airflow_home: Path, env: Mapping[str, str], *, port: int, dags_folder: Path | str | None = None
+    airflow_home: Path,
+    env: Mapping[str, str],
+    *,
+    port: int,
+    database_url: str,
+    dags_folder: Path | str | None = None,
 ) -> dict[str, str]:
-    """``env`` plus the settings the three services need to run together on SQLite."""
+    """``env`` plus the settings the three services need to run together on ``database_url``."""
     base_url = f"http://127.0.0.1:{port}"
     dags_folder = dags_folder or env.get("AIRFLOW__CORE__DAGS_FOLDER")
     if not dags_folder:
@@ -77,11 +87,10 @@ def services_environment(
     return {
         **env,
         "AIRFLOW_HOME": str(airflow_home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_url,
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        # LocalExecutor is the executor Airflow 3 has for SQLite; with fork it starts all its
-        # `parallelism` workers at once, so keep the pool small.
+        # LocalExecutor starts all its `parallelism` workers at once: keep the pool small.
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": "4",
         # Task processes report to the Execution API with a JWT the scheduler signs: every
@@ -104,13 +113,45 @@ def services_environment(
     }
 
 
-def migrate_metadata_db(airflow_home: Path, env: Mapping[str, str]) -> None:
-    """Create a fresh SQLite metadata database in ``airflow_home`` (``airflow db migrate``, ~10 s)."""
+@contextmanager
+def metadata_database(env: Mapping[str, str]) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one harness; yields its SQLAlchemy URL, then drops it.
+
+    It goes in the cluster that ``env``'s ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` points at (the
+    test stack's), so the shared test metadata database stays as it was.
+    """
+    import psycopg
+
+    base = urllib.parse.urlsplit(env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", ""))
+    if not base.scheme.startswith("postgresql"):
+        raise AirflowServicesError(
+            "the harness needs a PostgreSQL metadata database: load the test stack's env "
+            f"(AIRFLOW__DATABASE__SQL_ALCHEMY_CONN is {base.scheme or 'unset'!r})"
+        )
+    name = f"airflow_services_{secrets.token_hex(4)}"
+    server = {
+        "host": base.hostname or "127.0.0.1",
+        "port": base.port or 5432,
+        "user": urllib.parse.unquote(base.username or "postgres"),
+        "password": urllib.parse.unquote(base.password) if base.password else None,
+        "dbname": "postgres",
+        "autocommit": True,
+    }
+    with psycopg.connect(**server) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urllib.parse.urlunsplit(base._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(**server) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def migrate_metadata_db(airflow_home: Path, env: Mapping[str, str], database_url: str) -> None:
+    """Create Airflow's tables in ``database_url`` (``airflow db migrate``, ~15 s)."""
     airflow_home.mkdir(parents=True, exist_ok=True)
-    database = f"sqlite:///{airflow_home / 'airflow.db'}"
     result = subprocess.run(
         [AIRFLOW, "db", "migrate"],
-        env={**env, "AIRFLOW_HOME": str(airflow_home), "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database},
+        env={**env, "AIRFLOW_HOME": str(airflow_home), "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_url},
         capture_output=True,
         text=True,
         timeout=MAX_WAIT_SECONDS,
@@ -411,12 +452,13 @@ def airflow_services(
     airflow_home: Path,
     env: Mapping[str, str],
     *,
+    database_url: str,
     port: int | None = None,
     dags_folder: Path | str | None = None,
     overrides: Mapping[str, str] | None = None,
     startup_timeout: float = 180,
 ) -> Iterator[AirflowServices]:
-    """Run api-server, scheduler and dag-processor on the migrated database in ``airflow_home``.
+    """Run api-server, scheduler and dag-processor on the migrated ``database_url``.
 
     ``env`` is the base environment (e.g. ``os.environ`` with the test stack's connections);
     ``dags_folder`` replaces its ``AIRFLOW__CORE__DAGS_FOLDER``; ``overrides`` (e.g.
@@ -424,7 +466,9 @@ def airflow_services(
     """
     port = port or api_port()
     environment = {
-        **services_environment(airflow_home, env, port=port, dags_folder=dags_folder),
+        **services_environment(
+            airflow_home, env, port=port, database_url=database_url, dags_folder=dags_folder
+        ),
         **(overrides or {}),
     }
     services = AirflowServices(airflow_home, environment, port)

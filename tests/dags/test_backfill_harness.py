@@ -1,7 +1,7 @@
 """End to end: a real backfill (api-server, scheduler, dag-processor) of a throwaway weekly DAG.
 
-Proves the harness in ``tests/airflow_services.py``: a fresh AIRFLOW_HOME (so the shared test
-metadata database stays clean), a temporary dags folder holding one DAG on the same kind of
+Proves the harness in ``tests/airflow_services.py``: a fresh AIRFLOW_HOME and a fresh PostgreSQL
+metadata database (so the shared test metadata database stays clean), a temporary dags folder holding one DAG on the same kind of
 timetable as ``engagement_weekly_views`` (weekly, Monday midnight, Europe/Paris), a backfill over
 three weeks, and one file per run holding the run's data interval.
 """
@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.airflow_services import airflow_services, migrate_metadata_db
+from tests.airflow_services import airflow_services, metadata_database, migrate_metadata_db
 
 pytestmark = pytest.mark.slow
 
@@ -78,39 +78,42 @@ def test_backfill_runs_three_weekly_intervals_then_reruns_one(tmp_path):
     weeks = ["2024-01-01", "2024-01-08", "2024-01-15"]
     paris_midnights = [datetime.fromisoformat(week).replace(tzinfo=PARIS) for week in weeks]
 
-    migrate_metadata_db(airflow_home, os.environ)
-    migrated = time.monotonic()
-    with airflow_services(airflow_home, os.environ, dags_folder=dags_folder) as services:
-        healthy = time.monotonic()
-        services.wait_for_dag_serialized(DAG_ID)
-        services.unpause(DAG_ID)
-        serialized = time.monotonic()
+    with metadata_database(os.environ) as database_url:
+        migrate_metadata_db(airflow_home, os.environ, database_url)
+        migrated = time.monotonic()
+        with airflow_services(
+            airflow_home, os.environ, database_url=database_url, dags_folder=dags_folder
+        ) as services:
+            healthy = time.monotonic()
+            services.wait_for_dag_serialized(DAG_ID)
+            services.unpause(DAG_ID)
+            serialized = time.monotonic()
 
-        backfill_id = services.create_backfill(DAG_ID, paris_midnights[0], paris_midnights[-1])
-        runs = services.wait_for_backfill(backfill_id)
-        first_done = time.monotonic()
-        assert [(run.logical_date, run.state) for run in runs] == [
-            (midnight, "success") for midnight in paris_midnights
-        ]
-        assert [run.data_interval_start for run in runs] == paris_midnights
-        files = _interval_files(out)
-        assert files == {
-            week: (run.data_interval_start, run.data_interval_end)
-            for week, run in zip(weeks, runs, strict=True)
-        }
-        assert all(start.astimezone(UTC).hour == 23 for start, _ in files.values())  # Paris, winter
+            backfill_id = services.create_backfill(DAG_ID, paris_midnights[0], paris_midnights[-1])
+            runs = services.wait_for_backfill(backfill_id)
+            first_done = time.monotonic()
+            assert [(run.logical_date, run.state) for run in runs] == [
+                (midnight, "success") for midnight in paris_midnights
+            ]
+            assert [run.data_interval_start for run in runs] == paris_midnights
+            files = _interval_files(out)
+            assert files == {
+                week: (run.data_interval_start, run.data_interval_end)
+                for week, run in zip(weeks, runs, strict=True)
+            }
+            assert all(start.astimezone(UTC).hour == 23 for start, _ in files.values())  # Paris, winter
 
-        # Reprocess the middle week: the same run is cleared and run again, no new run appears.
-        (out / f"{weeks[1]}.txt").unlink()
-        rerun_id = services.create_backfill(
-            DAG_ID, paris_midnights[1], paris_midnights[1], reprocess_behavior="completed"
-        )
-        reruns = services.wait_for_backfill(rerun_id)
-        second_done = time.monotonic()
-        assert [(run.run_id, run.state) for run in reruns] == [(runs[1].run_id, "success")]
-        assert _interval_files(out) == files
-        every_run = services.request("GET", f"/api/v2/dags/{DAG_ID}/dagRuns")["dag_runs"]
-        assert len(every_run) == 3, "unpausing must not add scheduled runs to the backfill's"
+            # Reprocess the middle week: the same run is cleared and run again, no new run appears.
+            (out / f"{weeks[1]}.txt").unlink()
+            rerun_id = services.create_backfill(
+                DAG_ID, paris_midnights[1], paris_midnights[1], reprocess_behavior="completed"
+            )
+            reruns = services.wait_for_backfill(rerun_id)
+            second_done = time.monotonic()
+            assert [(run.run_id, run.state) for run in reruns] == [(runs[1].run_id, "success")]
+            assert _interval_files(out) == files
+            every_run = services.request("GET", f"/api/v2/dags/{DAG_ID}/dagRuns")["dag_runs"]
+            assert len(every_run) == 3, "unpausing must not add scheduled runs to the backfill's"
     stopped = time.monotonic()
     print(
         f"\n[backfill harness] migrate {migrated - started:.1f}s, services healthy {healthy - migrated:.1f}s,"

@@ -114,7 +114,9 @@ def test_dag_file_imports_no_database_or_data_library(path):
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip().splitlines()[-1] == "[]", f"{path.name} imports {result.stdout.strip()} at parse time"
+    assert result.stdout.strip().splitlines()[-1] == "[]", (
+        f"{path.name} imports {result.stdout.strip()} at parse time"
+    )
 
 
 @pytest.mark.parametrize("path", DAG_FILES, ids=[path.name for path in DAG_FILES])

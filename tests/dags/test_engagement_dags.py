@@ -437,7 +437,7 @@ def test_manual_range_equals_one_run_per_week(engagement_databases, airflow_meta
 
 def test_backfill_over_three_weeks_gives_the_rows_of_three_weekly_runs(engagement_databases, tmp_path):
     """`airflow backfill create` on a real scheduler recomputes exactly what the weekly runs wrote."""
-    from tests.airflow_services import airflow_services, migrate_metadata_db
+    from tests.airflow_services import airflow_services, metadata_database, migrate_metadata_db
 
     _, analytics = engagement_databases
     _reset_analytics(analytics)
@@ -450,16 +450,19 @@ def test_backfill_over_three_weeks_gives_the_rows_of_three_weekly_runs(engagemen
 
     _truncate_views(analytics)
     home = tmp_path / "airflow"
-    migrate_metadata_db(home, os.environ)
-    with airflow_services(home, os.environ, dags_folder=REPO / "dags") as services:
-        services.wait_for_dag_serialized(WEEKLY_DAG_ID, timeout=120)
-        services.unpause(WEEKLY_DAG_ID)
-        backfill = services.create_backfill(
-            WEEKLY_DAG_ID,
-            datetime(2024, 1, 15, tzinfo=PARIS),
-            datetime(2024, 1, 29, tzinfo=PARIS),
-        )
-        runs = services.wait_for_backfill(backfill, timeout=300)
+    with metadata_database(os.environ) as database_url:
+        migrate_metadata_db(home, os.environ, database_url)
+        with airflow_services(
+            home, os.environ, database_url=database_url, dags_folder=REPO / "dags"
+        ) as services:
+            services.wait_for_dag_serialized(WEEKLY_DAG_ID, timeout=120)
+            services.unpause(WEEKLY_DAG_ID)
+            backfill = services.create_backfill(
+                WEEKLY_DAG_ID,
+                datetime(2024, 1, 15, tzinfo=PARIS),
+                datetime(2024, 1, 29, tzinfo=PARIS),
+            )
+            runs = services.wait_for_backfill(backfill, timeout=300)
 
     assert [run.state for run in runs] == ["success"] * 3
     assert [run.data_interval_start.astimezone(PARIS).date() for run in runs] == [
