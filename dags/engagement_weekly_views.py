@@ -14,8 +14,11 @@ with conf `{"from_week": "<week>"}`: that run writes the week, once.
 **Schedule.** `CronDataIntervalTimetable("0 0 * * 1", Europe/Paris)` (the zone is
 `ENGAGEMENT_TIMEZONE` in `plugins/analytics/engagement/config.py`): one run per calendar week,
 its data interval `[Monday 00:00, next Monday 00:00)` local time. That is what makes backfills
-work: `airflow backfill create --dag-id engagement_weekly_views --from-date 2024-01-01
---to-date 2024-01-21` recomputes the weeks of 1, 8 and 15 January. **Scheduled runs compute
+work: `airflow backfill create --dag-id engagement_weekly_views --from-date
+2024-01-01T00:00+01:00 --to-date 2024-01-15T00:00+01:00` recomputes the weeks of 1, 8 and 15
+January. Give the dates with their Paris offset (`+01:00` in winter, `+02:00` in summer): a date
+without one is read as UTC, where Paris's Monday midnight is still Sunday, so the first week
+would be left out (`--dry-run` lists the runs first). **Scheduled runs compute
 nothing**: at Monday 00:00 Sunday's events are not loaded yet, so `weeks_to_compute` is skipped
 (its log says which daily run triggers the week). Backfill, manual and triggered runs compute.
 
@@ -28,8 +31,8 @@ nor a logical date fails with a message saying what to give. `compute_week` fans
 mapped task per week (the map index shows the week).
 
 **When it fails.** `weeks_to_compute` fails at once, without retries, on params it cannot use
-(the message says why). A failed `compute_week` leaves the views it already wrote for that week
-committed and the others unchanged; clear it to rewrite the week. A guard error means
+(the message says why). `compute_week` writes the four views of a week in one transaction, so
+a failed one leaves that week as it was; clear it to rewrite the week. A guard error means
 `postgres_analytics` points at a production database or at the source.
 
 **Owner.** data-engineering (engagement analytics).
