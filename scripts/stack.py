@@ -277,25 +277,7 @@ def postgres_up(stack: Stack) -> None:
         wait_until(lambda: postgres_answers(stack), "postgres", log_path)
         log(f"postgres started on 127.0.0.1:{stack.pg_port}")
     for database in (*DATABASES, METADATA_DATABASE):
-        exists = subprocess.run(
-            [
-                str(bin_dir / "psql"),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(stack.pg_port),
-                "-U",
-                "postgres",
-                "-d",
-                "postgres",
-                "-tAc",
-                f"SELECT 1 FROM pg_database WHERE datname = '{database}'",
-            ],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-        if not exists:
+        if not psql_value(stack, "postgres", f"SELECT 1 FROM pg_database WHERE datname = '{database}'"):
             subprocess.run(
                 [
                     str(bin_dir / "createdb"),
@@ -310,6 +292,21 @@ def postgres_up(stack: Stack) -> None:
                 check=True,
             )
             log(f"created database {database}")
+
+
+def psql_value(stack: Stack, database: str, query: str) -> str:
+    """The single value ``query`` returns in ``database`` of this stack's cluster, as text."""
+    answer = subprocess.run(
+        [
+            str(postgres_bin_dir() / "psql"),
+            *("-h", "127.0.0.1", "-p", str(stack.pg_port), "-U", "postgres", "-d", database),
+            *("-tAc", query),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return answer.stdout.strip()
 
 
 def postgres_down(stack: Stack) -> None:
@@ -457,25 +454,10 @@ def metadata_database_url(stack: Stack) -> str:
 
 def metadata_database_migrated(stack: Stack) -> bool:
     """Whether Airflow's tables exist (a cluster made anew after the last migration has none)."""
-    answer = subprocess.run(
-        [
-            str(postgres_bin_dir() / "psql"),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(stack.pg_port),
-            "-U",
-            "postgres",
-            "-d",
-            METADATA_DATABASE,
-            "-tAc",
-            "SELECT to_regclass('public.alembic_version') IS NOT NULL",
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
+    return (
+        psql_value(stack, METADATA_DATABASE, "SELECT to_regclass('public.alembic_version') IS NOT NULL")
+        == "t"
     )
-    return answer.stdout.strip() == "t"
 
 
 def write_env_file(stack: Stack) -> None:

@@ -70,3 +70,17 @@ def test_environment_defines_every_connection_and_no_examples():
     assert '"endpoint_url"' in environment["AIRFLOW_CONN_AWS_DEFAULT"]
     assert environment["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
     assert environment["AIRFLOW__CORE__DAGS_FOLDER"].endswith("/dags")
+
+
+def test_airflow_metadata_is_in_each_profiles_own_postgres(monkeypatch):
+    for variable in ("ANALYTICS_PG_PORT", "ANALYTICS_TEST_PG_PORT"):
+        monkeypatch.delenv(variable, raising=False)
+    stack = _stack_module()
+    urls = {
+        profile: stack.environment(stack.stack_for(profile))["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+        for profile in ("demo", "test")
+    }
+    # not SQLite: a scheduler and an api-server on one SQLite file refuse to create backfills
+    assert urls["demo"] == "postgresql+psycopg2://postgres@127.0.0.1:54320/airflow"
+    assert urls["test"] == "postgresql+psycopg2://postgres@127.0.0.1:54330/airflow"
+    assert stack.METADATA_DATABASE not in stack.DATABASES  # the ELT's databases stay apart
