@@ -31,11 +31,19 @@ data interval: `day_to_load` fails at once, without retries, and says so.
 4. `enrich_events`: adds `week`, `day`, `agence`, `department`, `region` (idempotent schema step)
    and fills them for the interval's events, in the configured time zone.
 5. `branch_on_weekday`: on the run whose day is a Monday (it executes on Tuesday, when the week
-   before is complete, Sunday included), `trigger_weekly_views` starts `engagement_weekly_views`
-   as run `from_daily__<week>` with conf `{"from_week": "<week>"}`: this is the run that writes
-   the week (the weekly DAG's own scheduled runs compute nothing, they would start before
-   Sunday's events are loaded). On other days `skip_weekly_views`. The branch is visible in the
-   grid.
+   before is over, Sunday included), `wait_for_week_loaded` waits until the load log
+   (`engagement_loaded_days`, written by `load_events` and `enrich_events`) holds the week's
+   seven days, loaded and enriched; then `trigger_weekly_views` starts
+   `engagement_weekly_views` as run `from_daily__<week>` with conf `{"from_week": "<week>"}`:
+   this is the run that writes the week (the weekly DAG's own scheduled runs compute nothing,
+   they would start before Sunday's events are loaded). On other days `skip_weekly_views`. The
+   branch is visible in the grid. The wait is there because `max_active_runs=1` does not keep
+   every day before Monday: a failed Sunday does not stop Monday's run, and a backfill runs up to
+   its own `--max-active-runs` days at once.
+
+**Params.** `weekly_views` (default true): false makes a Monday's run load its day without
+triggering the weekly views, e.g. the first Monday after the ELT starts, whose week before was
+never loaded (the wait would time out).
 
 **When it fails.** `day_to_load`: the run has no data interval; trigger it with a logical date.
 A guard error means a connection points at production: fix `postgres_analytics`. A count
@@ -43,7 +51,9 @@ mismatch in `load_events` means the source changed during the copy or rows were 
 the task to rerun the day (it replaces the day). Any `pg_dump`/`pg_restore` error or timeout
 fails `copy_production` with its stderr in the log. `trigger_weekly_views` fails when
 `engagement_weekly_views` is paused (`fail_when_dag_is_paused`): unpause it and clear the task,
-or the week's views are not written.
+or the week's views are not written. `wait_for_week_loaded` fails, without retries, when the
+week is still incomplete after 6 hours; its log lists the missing days: rerun those days, then
+clear it.
 
 **Owner.** data-engineering (engagement analytics).
 """
@@ -55,11 +65,22 @@ import logging
 import pendulum
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import CronDataIntervalTimetable, dag, task
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
 from analytics.dag_defaults import default_args
-from analytics.engagement.config import COPY_EXECUTION_TIMEOUT, ENGAGEMENT_TIMEZONE, LOAD_EXECUTION_TIMEOUT
-from analytics.operators.engagement import CopyProductionOperator, EnrichEventsOperator, LoadEventsOperator
+from analytics.engagement.config import (
+    COPY_EXECUTION_TIMEOUT,
+    ENGAGEMENT_TIMEZONE,
+    LOAD_EXECUTION_TIMEOUT,
+    WEEK_LOADED_POKE_INTERVAL,
+    WEEK_LOADED_TIMEOUT,
+)
+from analytics.operators.engagement import (
+    CopyProductionOperator,
+    EnrichEventsOperator,
+    LoadEventsOperator,
+    WeekLoadedSensor,
+)
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +94,17 @@ log = logging.getLogger(__name__)
     doc_md=__doc__,
     default_args=default_args(),
     tags=["engagement", "postgres", "ingestion", "daily"],
+    params={
+        "weekly_views": Param(
+            True,
+            type="boolean",
+            description=(
+                "On a Monday's run, trigger the weekly views of the week that just ended once its "
+                "seven days are loaded. False loads the day only: for the first Monday after the "
+                "ELT starts, whose week before was never loaded."
+            ),
+        ),
+    },
 )
 def engagement_elt_daily():
     @task
@@ -90,7 +122,7 @@ def engagement_elt_daily():
         return day.isoformat()
 
     @task.branch
-    def branch_on_weekday(day: str, ti=None) -> str:
+    def branch_on_weekday(day: str, ti=None, params=None) -> str:
         """Monday's run triggers the weekly views for the week that just ended; other days skip."""
         from datetime import date
 
@@ -101,9 +133,16 @@ def engagement_elt_daily():
         if week is None:
             log.info("%s is a %s: no weekly views today", run_day, f"{run_day:%A}")
             return "skip_weekly_views"
+        if not (params or {}).get("weekly_views", True):
+            log.info(
+                "%s is a Monday: weekly views for the week of %s not triggered (param weekly_views is false)",
+                run_day,
+                week,
+            )
+            return "skip_weekly_views"
         ti.xcom_push(key="week", value=week.isoformat())
         log.info("%s is a Monday: weekly views for the week of %s", run_day, week)
-        return "trigger_weekly_views"
+        return "wait_for_week_loaded"
 
     day = day_to_load()
     copy_production = CopyProductionOperator(
@@ -111,11 +150,19 @@ def engagement_elt_daily():
     )
     load_events = LoadEventsOperator(task_id="load_events", execution_timeout=LOAD_EXECUTION_TIMEOUT)
     enrich_events = EnrichEventsOperator(task_id="enrich_events")
+    week = "{{ ti.xcom_pull(task_ids='branch_on_weekday', key='week') }}"
+    wait_for_week_loaded = WeekLoadedSensor(
+        task_id="wait_for_week_loaded",
+        week_start=week,
+        mode="reschedule",
+        poke_interval=WEEK_LOADED_POKE_INTERVAL,
+        timeout=WEEK_LOADED_TIMEOUT,  # a timeout fails the task without retries; clear it to wait again
+    )
     trigger_weekly_views = TriggerDagRunOperator(
         task_id="trigger_weekly_views",
         trigger_dag_id="engagement_weekly_views",
-        trigger_run_id="from_daily__{{ ti.xcom_pull(task_ids='branch_on_weekday', key='week') }}",
-        conf={"from_week": "{{ ti.xcom_pull(task_ids='branch_on_weekday', key='week') }}"},
+        trigger_run_id=f"from_daily__{week}",
+        conf={"from_week": week},
         reset_dag_run=True,
         fail_when_dag_is_paused=True,
     )
@@ -126,8 +173,9 @@ def engagement_elt_daily():
         [copy_production, load_events]
         >> enrich_events
         >> branch_on_weekday(day)
-        >> [trigger_weekly_views, skip_weekly_views]
+        >> [wait_for_week_loaded, skip_weekly_views]
     )
+    wait_for_week_loaded >> trigger_weekly_views
 
 
 engagement_elt_daily()

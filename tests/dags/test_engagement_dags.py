@@ -223,11 +223,20 @@ def test_daily_dag_fails_loudly_and_bounds_its_long_tasks(engagement_dags):
     from analytics.engagement.config import (
         COPY_EXECUTION_TIMEOUT,
         LOAD_EXECUTION_TIMEOUT,
+        WEEK_LOADED_TIMEOUT,
         load_engagement_config,
     )
 
     daily = engagement_dags["engagement_elt_daily"]
     assert daily.get_task("trigger_weekly_views").fail_when_dag_is_paused is True
+    # The weekly views are triggered only after the week's seven days are loaded and enriched.
+    wait = daily.get_task("wait_for_week_loaded")
+    assert wait.mode == "reschedule" and wait.timeout == WEEK_LOADED_TIMEOUT.total_seconds()
+    assert daily.get_task("trigger_weekly_views").upstream_task_ids == {"wait_for_week_loaded"}
+    assert daily.get_task("branch_on_weekday").downstream_task_ids == {
+        "wait_for_week_loaded",
+        "skip_weekly_views",
+    }
     assert daily.get_task("copy_production").execution_timeout == COPY_EXECUTION_TIMEOUT
     assert daily.get_task("load_events").execution_timeout == LOAD_EXECUTION_TIMEOUT
     assert timedelta(seconds=load_engagement_config().copy_timeout_seconds) < COPY_EXECUTION_TIMEOUT
@@ -286,6 +295,12 @@ def test_demo_logs_one_file_per_run_and_reads_the_branch_back(tmp_path):
         "[2024-03-05T00:00:01Z] {taskinstance} INFO - 2024-03-04 is a Monday: weekly views for the week of 2024-02-26\n"
     )
     assert branch_lines(log) == ["2024-03-04 is a Monday: weekly views for the week of 2024-02-26"]
+    not_triggered = "2024-02-26 is a Monday: weekly views for the week of 2024-02-19 not triggered (param weekly_views is false)"
+    log.write_text(f"2024-02-27T00:00:01Z [info     ] {not_triggered} [airflow.task]\n")
+    assert branch_lines(log) == [not_triggered]
+    # the demo's first Monday has no loaded week before it: it must not wait for one
+    first_monday = next(run for run in DEMO_RUNS if run.logical_date == "2024-02-27")
+    assert first_monday.conf == {"weekly_views": False}
 
 
 # ---------------------------------------------------------------- end to end
@@ -296,6 +311,7 @@ def test_daily_run_loads_the_local_day_of_its_interval_and_triggers_views_on_mon
 ):
     prod, analytics = engagement_databases
     _reset_analytics(analytics)
+    _load_days(date(2024, 1, 1), date(2024, 1, 8))  # the week before, which the Monday run waits for
     _dag_runs(WEEKLY_DAG_ID, delete=("from_daily__2024-01-01",))
     # `dags test` with 2024-01-09 runs the interval that ended last before 2024-01-09 00:00 UTC:
     # [Mon 8 Jan 00:00, Tue 9 Jan 00:00) Paris time, the run the scheduler starts on Tuesday at 00:00.
@@ -305,13 +321,17 @@ def test_daily_run_loads_the_local_day_of_its_interval_and_triggers_views_on_mon
     expected = _events_of_day(prod, date(2024, 1, 8))
     assert expected, "the generator should produce events on every day"
     assert _events_of_day(analytics, date(2024, 1, 8)) == expected
-    assert _rows(analytics, "SELECT count(*) FROM evenement_engagement")[0][0] == len(expected)
-    assert _rows(analytics, "SELECT DISTINCT day, week FROM evenement_engagement") == [
+    monday = "date_evenement >= '2024-01-08 00:00+01' AND date_evenement < '2024-01-09 00:00+01'"
+    assert _rows(analytics, f"SELECT DISTINCT day, week FROM evenement_engagement WHERE {monday}") == [
         (date(2024, 1, 8), date(2024, 1, 8))
     ]
+    assert _rows(analytics, "SELECT day, events FROM engagement_loaded_days WHERE day = '2024-01-08'") == [
+        (date(2024, 1, 8), len(expected))
+    ]
     assert "this run loads Monday, 2024-01-08 in Europe/Paris" in run.output
-    assert "Following branch {'trigger_weekly_views'}" in run.output
+    assert "Following branch {'wait_for_week_loaded'}" in run.output
     assert "2024-01-08 is a Monday: weekly views for the week of 2024-01-01" in run.output
+    assert "week 2024-01-01: its 7 days are loaded and enriched" in run.output
     triggered = _dag_runs(WEEKLY_DAG_ID).get("from_daily__2024-01-01")
     assert triggered is not None, "the Monday run should have created the weekly views' run"
     assert triggered["conf"] == {"from_week": "2024-01-01"}
@@ -322,6 +342,23 @@ def test_daily_run_loads_the_local_day_of_its_interval_and_triggers_views_on_mon
     assert not _rows(
         analytics, "SELECT 1 FROM pg_tables WHERE tablename IN ('log_api_partenaire', 'log_job')"
     )
+
+
+def test_a_monday_run_with_weekly_views_false_loads_its_day_only(engagement_databases, airflow_metadata_db):
+    """The first Monday after the ELT starts: its week before was never loaded, so nothing waits for it."""
+    prod, analytics = engagement_databases
+    _reset_analytics(analytics)
+    triggered_before = _triggered_runs()
+
+    run = run_dag_test("engagement_elt_daily", "2024-01-16", {"weekly_views": False})
+
+    assert run.state == "success", run.output[-4000:]
+    assert "Following branch {'skip_weekly_views'}" in run.output
+    assert (
+        "2024-01-15 is a Monday: weekly views for the week of 2024-01-08 not triggered (param weekly_views is false)"
+    ) in run.output
+    assert _triggered_runs() == triggered_before
+    assert _events_of_day(analytics, date(2024, 1, 15)) == _events_of_day(prod, date(2024, 1, 15))
 
 
 def test_daily_run_on_a_tuesday_skips_the_weekly_views(engagement_databases, airflow_metadata_db):

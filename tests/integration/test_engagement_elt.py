@@ -21,11 +21,13 @@ from psycopg import sql
 from analytics.engagement.config import SQL_DIR, EngagementConfig, load_engagement_config
 from analytics.engagement.events import EVENT_COLUMNS, LoadCountMismatch
 from analytics.engagement.guard import UnsafeCopyTarget
+from analytics.engagement.loaded_days import days_not_ready
 from analytics.operators.engagement import (
     ComputeWeeklyViewsOperator,
     CopyProductionOperator,
     EnrichEventsOperator,
     LoadEventsOperator,
+    WeekLoadedSensor,
     copy_production,
     enrich_events,
     ensure_event_table,
@@ -739,3 +741,118 @@ def test_a_dst_day_loads_exactly_the_local_days_events(
         assert _events(target) == of_the_day
         assert _rows(target, "SELECT DISTINCT day FROM evenement_engagement") == [(day,)]
     assert loaded.loaded == loaded.source_count == len(expected_ids)
+
+
+# ---------------------------------------------------------------- the load log and whole weeks
+
+WEEK_OF_JAN_8 = date(2024, 1, 8)
+
+
+def _paris_days(first: date, end: date) -> tuple[datetime, datetime]:
+    """[first 00:00, end 00:00) in Europe/Paris, as the daily runs' intervals are."""
+    return (
+        pendulum.datetime(first.year, first.month, first.day, tz="Europe/Paris"),
+        pendulum.datetime(end.year, end.month, end.day, tz="Europe/Paris"),
+    )
+
+
+def _not_ready(week: date) -> list[date]:
+    with postgres.connect(ANALYTICS_CONN_ID) as target:
+        return days_not_ready(target, week)
+
+
+def _log(conn: psycopg.Connection) -> dict[date, tuple[int, bool]]:
+    rows = _rows(conn, "SELECT day, events, enriched_at IS NOT NULL FROM engagement_loaded_days ORDER BY day")
+    return {day: (events, enriched) for day, events, enriched in rows}
+
+
+def test_a_week_is_ready_only_when_its_seven_days_are_loaded_and_enriched(
+    production: Databases, config
+) -> None:
+    assert _not_ready(WEEK_OF_JAN_8) == [date(2024, 1, 8 + offset) for offset in range(7)]  # no log yet
+    copy_production(PROD_CONN_ID, ANALYTICS_CONN_ID, config)
+
+    monday_to_friday = _paris_days(date(2024, 1, 8), date(2024, 1, 13))
+    loaded = _load(config, monday_to_friday)
+    assert loaded.days_recorded == [f"2024-01-{day:02d}" for day in range(8, 13)]
+    assert _not_ready(WEEK_OF_JAN_8) == [date(2024, 1, day) for day in range(8, 15)]  # loaded, not enriched
+
+    enriched = _enrich(config, monday_to_friday)
+    assert enriched.days_recorded == loaded.days_recorded
+    assert _not_ready(WEEK_OF_JAN_8) == [date(2024, 1, 13), date(2024, 1, 14)]
+
+    weekend = _paris_days(date(2024, 1, 13), date(2024, 1, 15))
+    _load(config, weekend)
+    _enrich(config, weekend)
+    assert _not_ready(WEEK_OF_JAN_8) == []
+    with production.connect(production.analytics) as target:
+        log = _log(target)
+        loaded_events = len(_events(target))
+    assert list(log) == [date(2024, 1, day) for day in range(8, 15)]  # days with no event too
+    assert log[date(2024, 1, 8)] == (len(MONDAY_IDS), True)
+    assert sum(events for events, _ in log.values()) == loaded_events
+
+    # Reloading a day takes it out of the ready days until it is enriched again.
+    _load(config, MONDAY)
+    assert _not_ready(WEEK_OF_JAN_8) == [date(2024, 1, 8)]
+    _enrich(config, MONDAY)
+    assert _not_ready(WEEK_OF_JAN_8) == []
+
+
+def test_an_interval_that_is_not_whole_days_records_no_partial_day(production: Databases, config) -> None:
+    half_monday = (MONDAY[0], datetime(2024, 1, 8, 11, tzinfo=UTC))
+    copy_production(PROD_CONN_ID, ANALYTICS_CONN_ID, config)
+    loaded = _load(config, half_monday)
+    _enrich(config, half_monday)
+    assert loaded.loaded > 0 and loaded.days_recorded == []
+    assert date(2024, 1, 8) in _not_ready(WEEK_OF_JAN_8)
+
+
+def test_the_sensor_waits_for_missing_days_then_lets_the_week_through(
+    production: Databases, config, capsys
+) -> None:
+    sensor = WeekLoadedSensor(
+        task_id="wait_for_week_loaded", week_start="2024-01-08", target_conn_id=ANALYTICS_CONN_ID
+    )
+    copy_production(PROD_CONN_ID, ANALYTICS_CONN_ID, config)
+    _load(config, _paris_days(date(2024, 1, 8), date(2024, 1, 14)))
+    _enrich(config, _paris_days(date(2024, 1, 8), date(2024, 1, 14)))
+
+    capsys.readouterr()
+    assert sensor.poke({}) is False
+    # Airflow's task logger writes to stdout outside a task run
+    assert (
+        "week 2024-01-08: waiting for 1 day(s) to be loaded and enriched: 2024-01-14"
+        in capsys.readouterr().out
+    )
+
+    _load(config, _paris_days(date(2024, 1, 14), date(2024, 1, 15)))
+    _enrich(config, _paris_days(date(2024, 1, 14), date(2024, 1, 15)))
+    assert sensor.poke({}) is True
+    with pytest.raises(ValueError, match="weeks start on Monday"):
+        WeekLoadedSensor(
+            task_id="not_a_monday", week_start="2024-01-09", target_conn_id=ANALYTICS_CONN_ID
+        ).poke({})
+
+
+def test_weekly_views_of_an_incomplete_week_are_computed_with_a_warning(
+    production: Databases, config, capsys
+) -> None:
+    """A manual recompute is not blocked by the load log (history may predate it), but says what is missing."""
+    copy_production(PROD_CONN_ID, ANALYTICS_CONN_ID, config)
+    _load(config, MONDAY)
+    _enrich(config, MONDAY)
+    capsys.readouterr()
+
+    result = ComputeWeeklyViewsOperator(
+        task_id="compute_week",
+        week_start="2024-01-08",
+        source_conn_id=PROD_CONN_ID,
+        target_conn_id=ANALYTICS_CONN_ID,
+    ).execute({})
+
+    assert result["week"] == "2024-01-08" and result["rows"]["analytics_engagement_national"] > 0
+    assert (
+        "week 2024-01-08: 6 day(s) not recorded as loaded and enriched by the ELT: "
+        "2024-01-09, 2024-01-10, 2024-01-11, 2024-01-12, 2024-01-13, 2024-01-14"
+    ) in capsys.readouterr().out

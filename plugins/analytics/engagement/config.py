@@ -27,6 +27,10 @@ ENGAGEMENT_TIMEZONE = "Europe/Paris"
 # says so) fires before Airflow kills the task.
 COPY_EXECUTION_TIMEOUT = timedelta(hours=2)
 LOAD_EXECUTION_TIMEOUT = timedelta(hours=1)
+# How long the Monday run waits for the week's seven days to be loaded and enriched, and how
+# often it looks (the sensor gives its worker slot back in between).
+WEEK_LOADED_TIMEOUT = timedelta(hours=6)
+WEEK_LOADED_POKE_INTERVAL = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)

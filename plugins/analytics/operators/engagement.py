@@ -10,8 +10,10 @@ about to write to production.
   ``public`` schema but ``tables_not_copied``) from the source into the target, within
   ``copy_timeout_seconds``.
 - :func:`load_events`: the interval's events, deleted then streamed by COPY in one target
-  transaction, read from one source snapshot, and checked against the source's count.
-- :func:`enrich_events`: week, day and geography of the interval's events.
+  transaction, read from one source snapshot, and checked against the source's count; the
+  local days it covers whole go in the load log (:mod:`analytics.engagement.loaded_days`).
+- :func:`enrich_events`: week, day and geography of the interval's events; the load log's days
+  are stamped enriched.
 
 psycopg is imported inside the functions that use it (type hints only when type checking): the
 DAG files import this module when they are parsed, and parsing must load no database driver.
@@ -25,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseOperator, BaseSensorOperator
 
 from analytics.engagement.config import SQL_DIR, EngagementConfig, load_engagement_config
 from analytics.engagement.events import (
@@ -36,6 +38,12 @@ from analytics.engagement.events import (
     event_index_names,
 )
 from analytics.engagement.guard import check_copy_target, check_tables_not_copied, check_writable_target
+from analytics.engagement.loaded_days import (
+    days_not_ready,
+    record_enriched_days,
+    record_loaded_days,
+    whole_local_days,
+)
 from analytics.engagement.weeks import DAILY_RUN_WITHOUT_INTERVAL, zone
 from analytics.stores import postgres
 
@@ -91,6 +99,7 @@ class LoadResult:
     loaded: int
     source_count: int
     seconds: float
+    days_recorded: list[str] = field(default_factory=list)  # local days covered whole, now in the load log
 
     @property
     def rows_per_second(self) -> float:
@@ -102,7 +111,8 @@ class LoadResult:
     def log_line(self) -> str:
         return (
             f"events [{self.interval_start}, {self.interval_end}): deleted {self.deleted}, loaded {self.loaded} "
-            f"(source: {self.source_count}) in {self.seconds:.2f}s, {self.rows_per_second:.0f} rows/s"
+            f"(source: {self.source_count}) in {self.seconds:.2f}s, {self.rows_per_second:.0f} rows/s; "
+            f"days recorded as loaded: {', '.join(self.days_recorded) or 'none (no whole local day)'}"
         )
 
 
@@ -118,6 +128,7 @@ class EnrichResult:
     by_geography_status: dict[str, int]
     schema_changed: bool
     seconds: float
+    days_recorded: list[str] = field(default_factory=list)  # loaded days now stamped as enriched
 
     @property
     def without_geography(self) -> int:
@@ -134,7 +145,8 @@ class EnrichResult:
         lines = [
             f"events [{self.interval_start}, {self.interval_end}) in {self.timezone}: {self.events} enriched, "
             f"{self.rewritten} rewritten, in {self.seconds:.2f}s"
-            + (" (enrichment columns added)" if self.schema_changed else "")
+            + (" (enrichment columns added)" if self.schema_changed else ""),
+            f"  days recorded as enriched: {', '.join(self.days_recorded) or 'none'}",
         ]
         lines += [
             f"  geography: {status}: {count}" for status, count in sorted(self.by_geography_status.items())
@@ -218,6 +230,8 @@ def load_events(
             source_conn, source_query, interval.as_params(), target_conn, config.event_table, EVENT_COLUMNS
         )
         check_loaded_count(loaded, source_count, interval)
+        days = whole_local_days(interval.start, interval.end, config.timezone)
+        record_loaded_days(target_conn, days, config.timezone, config.event_table)
     return LoadResult(
         interval_start=interval.start.isoformat(),
         interval_end=interval.end.isoformat(),
@@ -225,6 +239,7 @@ def load_events(
         loaded=loaded,
         source_count=source_count,
         seconds=round(time.monotonic() - started, 3),
+        days_recorded=[day.isoformat() for day in days],
     )
 
 
@@ -258,6 +273,9 @@ def enrich_events(
             {**interval.as_params(), "timezone": config.timezone},
             identifiers=table,
         )
+        enriched_days = record_enriched_days(
+            target_conn, whole_local_days(interval.start, interval.end, config.timezone)
+        )
     by_status = {status: events for status, events, _ in rows}
     return EnrichResult(
         interval_start=interval.start.isoformat(),
@@ -268,6 +286,7 @@ def enrich_events(
         by_geography_status=by_status,
         schema_changed=schema_changed,
         seconds=round(time.monotonic() - started, 3),
+        days_recorded=[day.isoformat() for day in enriched_days],
     )
 
 
@@ -399,6 +418,16 @@ class ComputeWeeklyViewsOperator(_EngagementOperator):
         )
         started = time.monotonic()
         with postgres.connect(target_conn_id) as conn:
+            missing = days_not_ready(conn, week)
+            if missing:
+                # Not fatal: the views are recomputed from what analytics holds, e.g. history loaded
+                # before the ELT kept its log. The daily DAG waits for whole weeks itself.
+                self.log.warning(
+                    "week %s: %d day(s) not recorded as loaded and enriched by the ELT: %s",
+                    week,
+                    len(missing),
+                    ", ".join(map(str, missing)),
+                )
             rows = compute_week(conn, week, config.active_user_rule)
         seconds = time.monotonic() - started
         for view, count in rows.items():
@@ -411,3 +440,40 @@ class ComputeWeeklyViewsOperator(_EngagementOperator):
             config.active_user_rule.minimum,
         )
         return {"week": week.isoformat(), "rows": rows, "seconds": round(seconds, 2)}
+
+
+class WeekLoadedSensor(BaseSensorOperator):
+    """Wait until the seven days of a week are loaded and enriched, as the ELT's load log records them.
+
+    ``week_start`` is a Monday (ISO date string or date, templated). Read-only. Each poke logs the
+    days still missing, so a run that waits says what it waits for; a day whose run failed keeps
+    the week waiting until that day is rerun, or until the sensor's timeout fails it.
+    """
+
+    template_fields: Sequence[str] = ("week_start", "target_conn_id")
+    ui_color = "#f5e9d7"
+
+    def __init__(self, *, week_start: str | Any, target_conn_id: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.week_start = week_start
+        self.target_conn_id = target_conn_id
+
+    def poke(self, context: Any) -> bool:
+        from datetime import date
+
+        config = load_engagement_config()
+        week = (
+            self.week_start if isinstance(self.week_start, date) else date.fromisoformat(str(self.week_start))
+        )
+        with postgres.connect(self.target_conn_id or config.target_connection_id) as conn:
+            missing = days_not_ready(conn, week)
+        if missing:
+            self.log.info(
+                "week %s: waiting for %d day(s) to be loaded and enriched: %s",
+                week,
+                len(missing),
+                ", ".join(map(str, missing)),
+            )
+            return False
+        self.log.info("week %s: its 7 days are loaded and enriched", week)
+        return True
