@@ -72,19 +72,23 @@ def ensure_loaded_days_table(conn: psycopg.Connection) -> None:
 
 
 def record_loaded_days(
-    conn: psycopg.Connection, days: Sequence[date], timezone: str, event_table: str
+    conn: psycopg.Connection, start: datetime, end: datetime, timezone: str, event_table: str
 ) -> dict[date, int]:
-    """Record ``days`` as loaded, not yet enriched, with their event counts; returns the counts."""
+    """Record the local days ``[start, end)`` covers whole as loaded, not yet enriched.
+
+    Returns each recorded day's event count (days with no event included).
+    """
     ensure_loaded_days_table(conn)
+    days = whole_local_days(start, end, timezone)
     if not days:
         return {}
     rows = postgres.run_sql_file(
         conn,
         RECORD_LOADED_SQL,
-        {"days": list(days), "timezone": timezone},
+        {"days": days, "start": start, "end": end, "timezone": timezone},
         identifiers=_identifiers(event_table),
     )
-    return dict(rows)
+    return dict(sorted(rows))
 
 
 def record_enriched_days(conn: psycopg.Connection, days: Sequence[date]) -> list[date]:

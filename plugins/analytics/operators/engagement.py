@@ -230,8 +230,9 @@ def load_events(
             source_conn, source_query, interval.as_params(), target_conn, config.event_table, EVENT_COLUMNS
         )
         check_loaded_count(loaded, source_count, interval)
-        days = whole_local_days(interval.start, interval.end, config.timezone)
-        record_loaded_days(target_conn, days, config.timezone, config.event_table)
+        days = record_loaded_days(
+            target_conn, interval.start, interval.end, config.timezone, config.event_table
+        )
     return LoadResult(
         interval_start=interval.start.isoformat(),
         interval_end=interval.end.isoformat(),
