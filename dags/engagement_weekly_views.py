@@ -8,8 +8,11 @@ is written by one SQL file per view, delete-the-week then insert-it, so any week
 recomputed at any time, in any order, with the same result.
 
 **Who writes a week.** `engagement_elt_daily`'s run for a Monday (it executes on Tuesday, once
-the week before is complete, Sunday included) triggers this DAG as run `from_daily__<week>`
-with conf `{"from_week": "<week>"}`: that run writes the week, once.
+the week before is complete, Sunday included) waits until the week's seven days are loaded
+and enriched, then triggers this DAG as run `from_daily__<week>` with conf
+`{"from_week": "<week>"}`: that run writes the week, once. A backfill or manual run recomputes
+whatever analytics holds; its log names the days of the week missing from the ELT's load log
+(`engagement_loaded_days`).
 
 **Schedule.** `CronDataIntervalTimetable("0 0 * * 1", Europe/Paris)` (the zone is
 `ENGAGEMENT_TIMEZONE` in `plugins/analytics/engagement/config.py`): one run per calendar week,
