@@ -424,10 +424,7 @@ class ComputeWeeklyViewsOperator(_EngagementOperator):
                 # Not fatal: the views are recomputed from what analytics holds, e.g. history loaded
                 # before the ELT kept its log. The daily DAG waits for whole weeks itself.
                 self.log.warning(
-                    "week %s: %d day(s) not recorded as loaded and enriched by the ELT: %s",
-                    week,
-                    len(missing),
-                    ", ".join(map(str, missing)),
+                    "week %s: %s; computing it from what analytics holds", week, _not_ready(missing)
                 )
             rows = compute_week(conn, week, config.active_user_rule)
         seconds = time.monotonic() - started
@@ -441,6 +438,10 @@ class ComputeWeeklyViewsOperator(_EngagementOperator):
             config.active_user_rule.minimum,
         )
         return {"week": week.isoformat(), "rows": rows, "seconds": round(seconds, 2)}
+
+
+def _not_ready(days: Sequence[Any]) -> str:
+    return f"{len(days)} day(s) not loaded and enriched by the ELT: {', '.join(map(str, days))}"
 
 
 class WeekLoadedSensor(BaseSensorOperator):
@@ -469,12 +470,7 @@ class WeekLoadedSensor(BaseSensorOperator):
         with postgres.connect(self.target_conn_id or config.target_connection_id) as conn:
             missing = days_not_ready(conn, week)
         if missing:
-            self.log.info(
-                "week %s: waiting for %d day(s) to be loaded and enriched: %s",
-                week,
-                len(missing),
-                ", ".join(map(str, missing)),
-            )
+            self.log.info("week %s: waiting: %s", week, _not_ready(missing))
             return False
         self.log.info("week %s: its 7 days are loaded and enriched", week)
         return True
