@@ -13,8 +13,9 @@ zero-length intervals at the run time; the interval timetable is chosen so that 
 the interval's day. `max_active_runs=1` keeps days in order.
 
 **Manual runs need a logical date.** `airflow dags trigger engagement_elt_daily -l 2024-01-09`
-loads the local day before it (Monday 8 January). A run triggered without a logical date has no
-data interval: `day_to_load` fails at once, without retries, and says so.
+loads the local day before it (Monday 8 January; being a Monday, it then waits for the week of
+1 January, unless the conf says `{"weekly_views": false}`). A run triggered without a logical
+date has no data interval: `day_to_load` fails at once, without retries, and says so.
 
 **Tasks.**
 1. `day_to_load`: the local day of the run's data interval (logged, and used by the branch).
