@@ -814,17 +814,18 @@ def test_the_sensor_waits_for_missing_days_then_lets_the_week_through(
     sensor = WeekLoadedSensor(
         task_id="wait_for_week_loaded", week_start="2024-01-08", target_conn_id=ANALYTICS_CONN_ID
     )
+    capsys.readouterr()
+    assert sensor.poke({}) is False
+    assert "none of its days is loaded yet" in capsys.readouterr().out  # the ELT's first Monday: a hint
     copy_production(PROD_CONN_ID, ANALYTICS_CONN_ID, config)
     _load(config, _paris_days(date(2024, 1, 8), date(2024, 1, 14)))
     _enrich(config, _paris_days(date(2024, 1, 8), date(2024, 1, 14)))
 
     capsys.readouterr()
     assert sensor.poke({}) is False
-    # Airflow's task logger writes to stdout outside a task run
-    assert (
-        "week 2024-01-08: waiting: 1 day(s) not loaded and enriched by the ELT: 2024-01-14"
-        in capsys.readouterr().out
-    )
+    out = capsys.readouterr().out  # Airflow's task logger writes to stdout outside a task run
+    assert "week 2024-01-08: waiting: 1 day(s) not loaded and enriched by the ELT: 2024-01-14" in out
+    assert "none of its days is loaded yet" not in out
 
     _load(config, _paris_days(date(2024, 1, 14), date(2024, 1, 15)))
     _enrich(config, _paris_days(date(2024, 1, 14), date(2024, 1, 15)))

@@ -39,6 +39,7 @@ from analytics.engagement.events import (
 )
 from analytics.engagement.guard import check_copy_target, check_tables_not_copied, check_writable_target
 from analytics.engagement.loaded_days import (
+    DAYS_IN_WEEK,
     days_not_ready,
     record_enriched_days,
     record_loaded_days,
@@ -471,6 +472,11 @@ class WeekLoadedSensor(BaseSensorOperator):
             missing = days_not_ready(conn, week)
         if missing:
             self.log.info("week %s: waiting: %s", week, _not_ready(missing))
+            if len(missing) == DAYS_IN_WEEK:
+                self.log.info(
+                    "none of its days is loaded yet: if the ELT never loaded that week (this Monday "
+                    'is its first), run this day with {"weekly_views": false} instead'
+                )
             return False
         self.log.info("week %s: its 7 days are loaded and enriched", week)
         return True
