@@ -10,4 +10,3 @@ from __future__ import annotations
 from airflow.sdk import Asset
 
 EDX_COURSE_DATABASES = Asset("edx_course_databases")
-TRACKING_LOGS_MASTER = Asset("tracking_logs_master")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 
 
@@ -24,8 +23,3 @@ class Rejection:
         where = self.file if self.line is None else f"{self.file}:{self.line}"
         what = self.reason if self.field is None else f"field '{self.field}': {self.reason}"
         return f"{where}: {what}" + (f" ({self.detail})" if self.detail else "")
-
-
-def count_by_reason(rejections: list[Rejection]) -> dict[str, int]:
-    """Number of rejections under each reason, most frequent first."""
-    return dict(Counter(rejection.reason for rejection in rejections).most_common())

@@ -213,10 +213,14 @@ def typed_value(raw: str, column_type: str | None) -> Any:
 
     Raises ValueTypeError when the value does not fit the type.
     """
+    return _typed_value(raw, _PARSERS.get(column_type or ""))
+
+
+def _typed_value(raw: str, parser: Callable[[str], Any] | None) -> Any:
+    """``typed_value`` with the column's parser already looked up (None: the value stays a string)."""
     if raw in _NULL_MARKERS:
         return None
     text = unescape_mysql(raw)
-    parser = _PARSERS.get(column_type or "")
     return text if parser is None else parser(text)
 
 
@@ -301,6 +305,7 @@ class _RowReader:
         self.columns = columns
         self.schema = schema
         self.id_column = id_column
+        self._parsers = [_PARSERS.get(schema.get(column) or "") for column in columns]
 
     def read(self, line_number: int, raw_line: bytes) -> SourceDocument | Rejection:
         file_name = self.file_name
@@ -312,9 +317,9 @@ class _RowReader:
             detail = f"expected {len(self.columns)} fields, got {len(fields)}"
             return Rejection(file_name, line_number, "wrong field count", detail=detail)
         document: dict[str, Any] = {}
-        for column, raw in zip(self.columns, fields, strict=True):
+        for column, parser, raw in zip(self.columns, self._parsers, fields, strict=True):
             try:
-                document[column] = typed_value(raw, self.schema.get(column))
+                document[column] = _typed_value(raw, parser)
             except ValueTypeError as error:
                 return Rejection(file_name, line_number, error.reason, field=column, detail=raw)
         if self.id_column is None:

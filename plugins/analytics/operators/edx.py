@@ -29,7 +29,13 @@ from analytics.connections import MONGO_DEFAULT
 from analytics.edx.course_structure import flatten_course_structure
 from analytics.edx.extended_json import iter_forum_documents
 from analytics.edx.naming import course_database_name
-from analytics.edx.package import CoursePackage, PackageFile, discover_package
+from analytics.edx.package import (
+    COURSE_STRUCTURE_FILE,
+    FORUM_FILE,
+    CoursePackage,
+    PackageFile,
+    discover_package,
+)
 from analytics.edx.tables import (
     COURSE_STRUCTURE_COLLECTION,
     FORUM_COLLECTION,
@@ -59,12 +65,12 @@ PROGRESS_EVERY_ROWS = 50_000
 
 # Indexes on the keys analysts and the per-course extraction join on.
 COLLECTION_INDEXES: dict[str, list[str]] = {
-    "user": ["id", "username"],
-    "userprofile": ["user_id"],
-    "certificates": ["user_id", "course_id"],
-    "courseware_studentmodule": ["student_id", "course_id", "module_id"],
-    "enrollment": ["user_id", "course_id"],
-    "user_id_map": ["id", "username"],
+    TABLE_COLLECTIONS["auth_user"]: ["id", "username"],
+    TABLE_COLLECTIONS["auth_userprofile"]: ["user_id"],
+    TABLE_COLLECTIONS["certificates_generatedcertificate"]: ["user_id", "course_id"],
+    TABLE_COLLECTIONS["courseware_studentmodule"]: ["student_id", "course_id", "module_id"],
+    TABLE_COLLECTIONS["student_courseenrollment"]: ["user_id", "course_id"],
+    TABLE_COLLECTIONS["user_id_map"]: ["id", "username"],
     FORUM_COLLECTION: ["author_id", "course_id"],
     COURSE_STRUCTURE_COLLECTION: ["block_id", "category"],
 }
@@ -201,9 +207,9 @@ def _course_structure_records(package_file: PackageFile) -> Iterator[SourceDocum
 
 def _records_for(package_file: PackageFile) -> tuple[str, Iterator[SourceDocument | Rejection]] | None:
     """The target collection and a stream of documents and rejections for one file; None when it is skipped."""
-    if package_file.kind == "forum":
+    if package_file.kind == FORUM_FILE:
         return FORUM_COLLECTION, iter_forum_documents(package_file.path)
-    if package_file.kind == "course_structure":
+    if package_file.kind == COURSE_STRUCTURE_FILE:
         return COURSE_STRUCTURE_COLLECTION, _course_structure_records(package_file)
     collection = collection_for_table(package_file.table or "")
     if collection is None:
@@ -256,8 +262,7 @@ def _replace_course_collections(
     progress_every: int,
 ) -> None:
     """Load every file of the course into its collection, filling ``summary`` as each file is done."""
-    database[ERRORS_COLLECTION].drop()
-    with MongoBatchWriter(database[ERRORS_COLLECTION], batch_size=batch_size) as error_writer:
+    with collection_replacement(database[ERRORS_COLLECTION], batch_size=batch_size) as error_writer:
         sink = _RejectionSink(error_writer, summary.course_id)
         try:
             for package_file in sorted(course.files, key=lambda f: f.path.name):
@@ -282,8 +287,9 @@ def _replace_course_collections(
                 summary.loaded[collection] = counts.loaded
         finally:  # the error writer's exit flushes the buffered rejections, also on failure
             summary.rejected = dict(sink.by_reason.most_common())
+    existing = set(database.list_collection_names())
     for collection in COURSE_COLLECTIONS:
-        if collection not in summary.loaded and collection in database.list_collection_names():
+        if collection not in summary.loaded and collection in existing:
             database[collection].drop()
             log.info("dropped %s.%s: the package has no file for it", database.name, collection)
 

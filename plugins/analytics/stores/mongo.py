@@ -35,10 +35,6 @@ class WriteCounts:
     replaced: int = 0
     duplicates: int = 0
 
-    @property
-    def written(self) -> int:
-        return self.inserted + self.upserted + self.replaced
-
 
 @contextmanager
 def mongo_client(conn_id: str) -> Iterator[Any]:
@@ -87,12 +83,11 @@ class MongoBatchWriter:
         return self
 
     def __exit__(self, exc_type, exc, traceback) -> None:
-        if exc_type is None:
-            self.flush()
-            return
         try:
             self.flush()
         except Exception:
+            if exc_type is None:
+                raise
             log.exception(
                 "could not write the last batch to %s while handling %s",
                 self.collection.name,
@@ -105,12 +100,6 @@ class MongoBatchWriter:
         self._origins.append(origin)
         if len(self._batch) >= self.batch_size:
             self.flush()
-
-    def add_all(self, documents: Iterable[dict]) -> WriteCounts:
-        for document in documents:
-            self.add(document)
-        self.flush()
-        return self.counts
 
     def flush(self) -> None:
         if not self._batch:
@@ -167,18 +156,6 @@ def collection_replacement(
         yield writer
     for keys in indexes:
         collection.create_index(keys)
-
-
-def replace_collection(
-    collection: Collection,
-    documents: Iterable[dict],
-    indexes: Iterable[str | list[tuple[str, int]]] = (),
-    batch_size: int = DEFAULT_BATCH_SIZE,
-) -> WriteCounts:
-    """Drop a collection, stream ``documents`` into it in batches, then create ``indexes``."""
-    with collection_replacement(collection, indexes, batch_size) as writer:
-        writer.add_all(documents)
-    return writer.counts
 
 
 def replace_document(collection: Collection, document: dict) -> None:
