@@ -488,6 +488,23 @@ def test_recomputing_a_week_gives_identical_rows(analytics_conn):
     assert sum(len(view_rows) for view_rows in rows.values()) == sum(first.values())
 
 
+def test_the_views_read_the_configured_event_table(analytics_conn):
+    """Like load and enrich, the views and their enrichment check read ``event_table``, not a fixed name."""
+    from_default = compute_week(analytics_conn, W, DISTINCT_DAYS_2)
+    rows = _all_rows(analytics_conn)
+    analytics_conn.execute("ALTER TABLE evenement_engagement RENAME TO events_elsewhere")
+    analytics_conn.commit()
+
+    assert compute_week(analytics_conn, W, DISTINCT_DAYS_2, event_table="events_elsewhere") == from_default
+    assert _all_rows(analytics_conn) == rows
+    analytics_conn.execute(
+        "UPDATE events_elsewhere SET day = NULL WHERE id = (SELECT min(id) FROM events_elsewhere)"
+    )
+    analytics_conn.commit()
+    with pytest.raises(EventsNotEnriched):
+        compute_week(analytics_conn, W, DISTINCT_DAYS_2, event_table="events_elsewhere")
+
+
 def test_weeks_in_any_order_give_the_same_rows(analytics_conn):
     def compute_in(order: list[date]) -> dict[str, list[tuple]]:
         for view in WEEKLY_VIEWS:

@@ -15,6 +15,8 @@
 -- type, department, region) cell that one of their events carries inside the indicator's
 -- window: a user who moved from one department to another counts in both here, and once in
 -- analytics_engagement_national (the same query without department and region).
+-- {event_table} is the configured event table (include/config/engagement.json), quoted by
+-- the caller.
 
 -- Two runs of the same week at once would collide on the primary key: serialise them.
 -- compute_week has taken this same lock already, before its snapshot (a session holds it again
@@ -38,7 +40,7 @@ WITH window_events AS (
         coalesce(e.region, 'NON RENSEIGNE') AS region,
         e.week,
         e.day
-    FROM evenement_engagement AS e
+    FROM {event_table} AS e
     WHERE e.id_utilisateur IS NOT NULL
       AND e.day >= (%(week_start)s::date + 7 - interval '2 months')::date  -- 2 months
       AND e.day < %(week_start)s::date + 7                                 -- week_end

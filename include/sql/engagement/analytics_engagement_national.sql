@@ -13,6 +13,8 @@
 -- Two months are at least 59 days, so the 2-month window holds all the others.
 -- The bounds are written inline (a `bounds` CTE cross-joined to each step cost a few percent).
 -- Whether a user is active is decided on all their events, whatever structure they carry.
+-- {event_table} is the configured event table (include/config/engagement.json), quoted by
+-- the caller.
 
 -- Two runs of the same week at once would collide on the primary key: serialise them.
 -- compute_week has taken this same lock already, before its snapshot (a session holds it again
@@ -34,7 +36,7 @@ WITH window_events AS (
         coalesce(e.structure, 'NON RENSEIGNE') AS structure,
         e.week,
         e.day
-    FROM evenement_engagement AS e
+    FROM {event_table} AS e
     WHERE e.id_utilisateur IS NOT NULL
       AND e.day >= (%(week_start)s::date + 7 - interval '2 months')::date  -- 2 months
       AND e.day < %(week_start)s::date + 7                                 -- week_end

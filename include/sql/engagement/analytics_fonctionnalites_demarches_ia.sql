@@ -4,6 +4,8 @@
 -- The query of analytics_fonctionnalites.sql (keep the two in step) plus one restriction: the
 -- events of young people whose current or initial adviser has the DEMARCHES_IA feature.
 -- Events are taken on their local `day`, half-open: week_start <= day < week_start + 7.
+-- {event_table} is the configured event table (include/config/engagement.json), quoted by
+-- the caller.
 
 -- Two runs of the same week at once would collide on the unique key: serialise them.
 -- compute_week has taken this same lock already, before its snapshot (a session holds it again
@@ -33,7 +35,7 @@ SELECT
     e.nom,
     count(*),
     count(DISTINCT e.id_utilisateur)
-FROM evenement_engagement AS e
+FROM {event_table} AS e
 WHERE e.day >= %(week_start)s::date
   AND e.day < %(week_start)s::date + 7
   AND e.structure IS NOT NULL

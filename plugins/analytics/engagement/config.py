@@ -80,6 +80,10 @@ class EngagementConfig:
             )
 
 
+# Keys of include/config/engagement.json that may be left out (EngagementConfig's defaults apply).
+OPTIONAL_INTEGER_KEYS = ("history_weeks_for_last_year", "max_weeks_per_run", "copy_timeout_seconds")
+
+
 def load_engagement_config(path: Path = CONFIG_PATH) -> EngagementConfig:
     """Read and check the configuration file; a ``timezone`` other than ENGAGEMENT_TIMEZONE is refused."""
     raw = json.loads(Path(path).read_text())
@@ -89,7 +93,7 @@ def load_engagement_config(path: Path = CONFIG_PATH) -> EngagementConfig:
             f"({ENGAGEMENT_TIMEZONE!r}, plugins/analytics/engagement/config.py), which the DAGs' timetables use; "
             f"the zone is set there only: remove the key from the file"
         )
-    defaults = EngagementConfig.__dataclass_fields__
+    optional = {name: int(raw[name]) for name in OPTIONAL_INTEGER_KEYS if name in raw}
     return EngagementConfig(
         source_connection_id=raw["source_connection_id"],
         target_connection_id=raw["target_connection_id"],
@@ -97,9 +101,5 @@ def load_engagement_config(path: Path = CONFIG_PATH) -> EngagementConfig:
         tables_not_copied=tuple(raw["tables_not_copied"]),
         production_database_names=tuple(raw["production_database_names"]),
         active_user_rule=ActiveUserRule(**raw["active_user_rule"]),
-        history_weeks_for_last_year=int(
-            raw.get("history_weeks_for_last_year", defaults["history_weeks_for_last_year"].default)
-        ),
-        max_weeks_per_run=int(raw.get("max_weeks_per_run", defaults["max_weeks_per_run"].default)),
-        copy_timeout_seconds=int(raw.get("copy_timeout_seconds", defaults["copy_timeout_seconds"].default)),
+        **optional,
     )

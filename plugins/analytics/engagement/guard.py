@@ -46,13 +46,18 @@ def check_copy_target(
     check_writable_target(target, production_names)
 
 
+def table_names(tables: Iterable[str]) -> set[str]:
+    """The bare table names of ``tables`` as configured (``schema.table``, quoted or not)."""
+    return {name.split(".")[-1].strip('"') for name in tables}
+
+
 def check_tables_not_copied(tables_not_copied: Iterable[str], event_table: str) -> None:
     """Raise ValueError unless the event table is among the tables the production copy leaves out.
 
     The restore drops and recreates every table it copies: were the event table copied, it would
     replace the analytics event table (and its enrichment columns) with production's.
     """
-    names = {name.split(".")[-1].strip('"') for name in tables_not_copied}
+    names = table_names(tables_not_copied)
     if event_table not in names:
         raise ValueError(
             f"tables_not_copied must include the event table {event_table!r} (include/config/engagement.json), "

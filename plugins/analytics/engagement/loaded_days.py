@@ -14,11 +14,11 @@ leaves that day unrecorded, never recorded half-loaded.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from analytics.engagement.config import SQL_DIR
-from analytics.engagement.weeks import zone
+from analytics.engagement.weeks import ONE_DAY, day_bounds_in_zone, local_day
 from analytics.stores import postgres
 
 if TYPE_CHECKING:
@@ -39,19 +39,13 @@ def whole_local_days(start: datetime, end: datetime, timezone: str) -> list[date
     """
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError(f"[{start}, {end}) must be timezone-aware to be cut into local days")
-    tz = zone(timezone)
-
-    def midnight(day: date) -> datetime:
-        return datetime.combine(day, time.min, tz)
-
-    first = start.astimezone(tz).date()
-    if midnight(first) < start:
-        first += timedelta(days=1)
+    day = local_day(start, timezone)
+    if day_bounds_in_zone(day, timezone)[0] < start:
+        day += ONE_DAY
     days = []
-    day = first
-    while midnight(day + timedelta(days=1)) <= end:
+    while day_bounds_in_zone(day, timezone)[1] <= end:
         days.append(day)
-        day += timedelta(days=1)
+        day += ONE_DAY
     return days
 
 

@@ -15,9 +15,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 from psycopg.pq import TransactionStatus
 
 from analytics.engagement.config import SQL_DIR, ActiveUserRule
+from analytics.stores import postgres
 
 SCHEMA_SQL_PATH = SQL_DIR / "weekly_views_schema.sql"
 # The order the views are computed in, and their locks taken: always this one, whatever order a
@@ -34,13 +36,8 @@ VIEW_WEEK_LOCK_KEY = "hashtext(%(view)s), %(week_start)s::date - date '2000-01-0
 # days; a day more on each side covers any time zone (UTC-12 to UTC+14) in UTC instants.
 LONGEST_WINDOW = timedelta(days=62)
 TIME_ZONE_MARGIN = timedelta(days=1)
-UNENRICHED_EVENTS_SQL = """
-SELECT count(*), min(date_evenement), max(date_evenement)
-FROM evenement_engagement
-WHERE date_evenement >= %(window_start)s
-  AND date_evenement < %(window_end)s
-  AND (day IS NULL OR week IS NULL)
-"""
+UNENRICHED_EVENTS_SQL_PATH = SQL_DIR / "unenriched_events.sql"
+DEFAULT_EVENT_TABLE = "evenement_engagement"
 
 
 class EventsNotEnriched(RuntimeError):
@@ -52,6 +49,11 @@ def view_sql_path(name: str) -> Path:
     if name not in WEEKLY_VIEWS:
         raise ValueError(f"unknown weekly view {name!r}; expected one of {WEEKLY_VIEWS}")
     return SQL_DIR / f"{name}.sql"
+
+
+def view_sql(name: str, event_table: str = DEFAULT_EVENT_TABLE) -> sql.Composed:
+    """The SQL of the view ``name`` for one week, reading the events of ``event_table``."""
+    return postgres.read_sql_file(view_sql_path(name), {"event_table": event_table})
 
 
 def week_parameters(week_start: date, rule: ActiveUserRule) -> dict[str, object]:
@@ -75,7 +77,9 @@ def ensure_schema(conn: psycopg.Connection) -> None:
         cursor.execute(SCHEMA_SQL_PATH.read_text())
 
 
-def check_events_enriched(conn: psycopg.Connection, week_start: date) -> None:
+def check_events_enriched(
+    conn: psycopg.Connection, week_start: date, event_table: str = DEFAULT_EVENT_TABLE
+) -> None:
     """Raise :class:`EventsNotEnriched` when an event of the week's :func:`read_window` lacks day or week.
 
     ``load_events`` commits events with ``day`` and ``week`` NULL and ``enrich_events`` fills them
@@ -83,8 +87,9 @@ def check_events_enriched(conn: psycopg.Connection, week_start: date) -> None:
     those days from the figures without a word.
     """
     window_start, window_end = read_window(week_start)
+    query = postgres.read_sql_file(UNENRICHED_EVENTS_SQL_PATH, {"event_table": event_table})
     unenriched, first, last = conn.execute(
-        UNENRICHED_EVENTS_SQL, {"window_start": window_start, "window_end": window_end}
+        query, {"window_start": window_start, "window_end": window_end}
     ).fetchone()
     if unenriched:
         raise EventsNotEnriched(
@@ -101,6 +106,7 @@ def compute_week(
     week_start: date,
     rule: ActiveUserRule,
     views: Sequence[str] = WEEKLY_VIEWS,
+    event_table: str = DEFAULT_EVENT_TABLE,
 ) -> dict[str, int]:
     """Recompute the week starting on Monday ``week_start`` for each of ``views``; rows written per view.
 
@@ -116,14 +122,14 @@ def compute_week(
     names = [name for name in WEEKLY_VIEWS if name in views]
     for name in views:
         view_sql_path(name)  # an unknown name fails here, before anything is written
-    sql_files = {name: view_sql_path(name).read_text() for name in names}
+    sql_files = {name: view_sql(name, event_table) for name in names}
     if conn.info.transaction_status != TransactionStatus.IDLE:
         raise ValueError("compute_week needs a connection with no transaction in progress")
     ensure_schema(conn)
     rows_written: dict[str, int] = {}
     with _view_week_locks(conn, names, week_start), conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        check_events_enriched(conn, week_start)
+        check_events_enriched(conn, week_start, event_table)
         for name, sql_text in sql_files.items():
             rows_written[name] = _run_view_script(conn, sql_text, parameters)
     return rows_written
@@ -158,7 +164,9 @@ def _view_week_locks(conn: psycopg.Connection, names: Sequence[str], week_start:
                     )
 
 
-def _run_view_script(conn: psycopg.Connection, sql_text: str, parameters: dict[str, object]) -> int:
+def _run_view_script(
+    conn: psycopg.Connection, sql_text: sql.Composable, parameters: dict[str, object]
+) -> int:
     """Run a view's whole file (lock, delete, insert) and return the rows it inserted.
 
     A client-side binding cursor lets one ``execute`` carry several statements with named

@@ -24,11 +24,12 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, BaseSensorOperator
 
+from analytics.database_target import DatabaseTarget
 from analytics.engagement.config import SQL_DIR, EngagementConfig, load_engagement_config
 from analytics.engagement.events import (
     ENRICHMENT_COLUMNS,
@@ -37,7 +38,12 @@ from analytics.engagement.events import (
     check_loaded_count,
     event_index_names,
 )
-from analytics.engagement.guard import check_copy_target, check_tables_not_copied, check_writable_target
+from analytics.engagement.guard import (
+    check_copy_target,
+    check_tables_not_copied,
+    check_writable_target,
+    table_names,
+)
 from analytics.engagement.loaded_days import (
     DAYS_IN_WEEK,
     days_not_ready,
@@ -158,12 +164,20 @@ class EnrichResult:
 # ---------------------------------------------------------------- steps
 
 
+def check_conn_ids(
+    source_conn_id: str, target_conn_id: str, config: EngagementConfig
+) -> tuple[DatabaseTarget, DatabaseTarget]:
+    """Refuse a target that is the source or is named like production; returns both targets."""
+    source, target = postgres.target_of(source_conn_id), postgres.target_of(target_conn_id)
+    check_copy_target(source, target, config.production_database_names)
+    return source, target
+
+
 def copy_production(source_conn_id: str, target_conn_id: str, config: EngagementConfig) -> CopyResult:
     """Replace the target's copies of the production reference tables (all tables but ``tables_not_copied``)."""
     check_tables_not_copied(config.tables_not_copied, config.event_table)
-    source, target = postgres.target_of(source_conn_id), postgres.target_of(target_conn_id)
-    check_copy_target(source, target, config.production_database_names)
-    not_copied = {name.split(".")[-1].strip('"') for name in config.tables_not_copied}
+    source, target = check_conn_ids(source_conn_id, target_conn_id, config)
+    not_copied = table_names(config.tables_not_copied)
     with postgres.connect(source_conn_id, autocommit=True) as source_conn:
         copied = [name for name in postgres.list_tables(source_conn) if name not in not_copied]
         # Serial columns' sequences would otherwise be copied without their tables.
@@ -377,11 +391,7 @@ class EnrichEventsOperator(_IntervalOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         config, source_conn_id, target_conn_id = self._config_and_conn_ids()
         start, end = _interval_from(context, self.interval_start, self.interval_end)
-        check_copy_target(
-            postgres.target_of(source_conn_id),
-            postgres.target_of(target_conn_id),
-            config.production_database_names,
-        )
+        check_conn_ids(source_conn_id, target_conn_id, config)
         with postgres.connect(target_conn_id) as target_conn:
             result = enrich_events(target_conn, start, end, config)
         for line in result.log_lines():
@@ -405,19 +415,11 @@ class ComputeWeeklyViewsOperator(_EngagementOperator):
         self.week_start = week_start
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from datetime import date
-
         from analytics.engagement.weekly_views import compute_week
 
         config, source_conn_id, target_conn_id = self._config_and_conn_ids()
-        week = (
-            self.week_start if isinstance(self.week_start, date) else date.fromisoformat(str(self.week_start))
-        )
-        check_copy_target(
-            postgres.target_of(source_conn_id),
-            postgres.target_of(target_conn_id),
-            config.production_database_names,
-        )
+        week = _week_start_date(self.week_start)
+        check_conn_ids(source_conn_id, target_conn_id, config)
         started = time.monotonic()
         with postgres.connect(target_conn_id) as conn:
             missing = days_not_ready(conn, week)
@@ -427,7 +429,7 @@ class ComputeWeeklyViewsOperator(_EngagementOperator):
                 self.log.warning(
                     "week %s: %s; computing it from what analytics holds", week, _not_ready(missing)
                 )
-            rows = compute_week(conn, week, config.active_user_rule)
+            rows = compute_week(conn, week, config.active_user_rule, event_table=config.event_table)
         seconds = time.monotonic() - started
         for view, count in rows.items():
             self.log.info("week %s: %d rows in %s", week, count, view)
@@ -439,6 +441,11 @@ class ComputeWeeklyViewsOperator(_EngagementOperator):
             config.active_user_rule.minimum,
         )
         return {"week": week.isoformat(), "rows": rows, "seconds": round(seconds, 2)}
+
+
+def _week_start_date(value: date | str) -> date:
+    """A templated ``week_start`` (rendered as an ISO string) or a date, as a date."""
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 def _not_ready(days: Sequence[Any]) -> str:
@@ -462,12 +469,8 @@ class WeekLoadedSensor(BaseSensorOperator):
         self.target_conn_id = target_conn_id
 
     def poke(self, context: Any) -> bool:
-        from datetime import date
-
         config = load_engagement_config()
-        week = (
-            self.week_start if isinstance(self.week_start, date) else date.fromisoformat(str(self.week_start))
-        )
+        week = _week_start_date(self.week_start)
         with postgres.connect(self.target_conn_id or config.target_connection_id) as conn:
             missing = days_not_ready(conn, week)
         if missing:

@@ -198,8 +198,6 @@ class DumpRestoreResult:
     """What a dump-and-restore did: how long it took and what the programs printed (warnings)."""
 
     seconds: float
-    pg_dump: str
-    pg_restore: str
     dump_stderr: str
     restore_stderr: str
 
@@ -363,8 +361,6 @@ def dump_and_restore(
             log.warning("%s: %s", name, text)
     return DumpRestoreResult(
         seconds=seconds,
-        pg_dump=pg_dump,
-        pg_restore=pg_restore,
         dump_stderr=dump_text,
         restore_stderr=restore_text,
     )
