@@ -16,6 +16,7 @@ trusts connections from 127.0.0.1 and the S3 keys are moto's dummies.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -54,7 +55,7 @@ class Stack:
     mongo_port: int
     s3_port: int
 
-    @property
+    @functools.cached_property  # a frozen dataclass without __slots__: cached in __dict__
     def pg_root(self) -> Path:
         """Where the cluster lives: under ``.local/`` when the ``postgres`` user can reach it."""
         return postgres_reachable_dir(self.root / "pg", self.profile)
@@ -172,7 +173,9 @@ def start_background(stack: Stack, service: str, command: list[str]) -> None:
 # ---------------------------------------------------------------- PostgreSQL
 
 
+@functools.cache
 def postgres_bin_dir() -> Path:
+    """Debian's newest PostgreSQL server binaries, or ``ANALYTICS_PG_BIN`` (read once per process)."""
     override = os.environ.get("ANALYTICS_PG_BIN")
     if override:
         return Path(override)
@@ -276,8 +279,9 @@ def postgres_up(stack: Stack) -> None:
         )
         wait_until(lambda: postgres_answers(stack), "postgres", log_path)
         log(f"postgres started on 127.0.0.1:{stack.pg_port}")
+    existing = set(psql_value(stack, "postgres", "SELECT datname FROM pg_database").splitlines())
     for database in (*DATABASES, METADATA_DATABASE):
-        if not psql_value(stack, "postgres", f"SELECT 1 FROM pg_database WHERE datname = '{database}'"):
+        if database not in existing:
             subprocess.run(
                 [
                     str(bin_dir / "createdb"),
@@ -361,7 +365,7 @@ def mongo_up(stack: Stack) -> None:
             "--log-file",
             str(stack.log_file("mongo")),
             "--pid-file",
-            str(stack.root / "run" / "nx-27017.pid"),
+            str(stack.pid_file("nx-27017")),
         ],
     )
     wait_until(lambda: mongo_answers(stack), "mongo (nx-27017)", stack.log_file("mongo"))
@@ -433,9 +437,7 @@ def environment(stack: Stack) -> dict[str, str]:
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-        "AIRFLOW_CONN_POSTGRES_PROD": f"{pg}/prod",
-        "AIRFLOW_CONN_POSTGRES_ANALYTICS": f"{pg}/analytics",
-        "AIRFLOW_CONN_POSTGRES_APP": f"{pg}/app",
+        **{f"AIRFLOW_CONN_POSTGRES_{database.upper()}": f"{pg}/{database}" for database in DATABASES},
         "AIRFLOW_CONN_MONGO_DEFAULT": f"mongo://127.0.0.1:{stack.mongo_port}/",
         "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(aws, separators=(",", ":")),
         "AIRFLOW_VAR_EDX_PACKAGE_DIR": str(stack.root / "demo-data" / "package"),

@@ -350,7 +350,10 @@ class AirflowServices:
 
     def backfill_runs(self, backfill_id: int) -> list[BackfillRun]:
         """The backfill runs of the backfill's DAG whose logical date is in the backfill's range."""
-        backfill = self.request("GET", f"/api/v2/backfills/{backfill_id}")
+        return self._runs(self.request("GET", f"/api/v2/backfills/{backfill_id}"))
+
+    def _runs(self, backfill: dict) -> list[BackfillRun]:
+        """The backfill runs of ``backfill``'s DAG (a ``/backfills/{id}`` record) in its range."""
         answer = self.request(
             "GET",
             f"/api/v2/dags/{backfill['dag_id']}/dagRuns",
@@ -401,13 +404,16 @@ class AirflowServices:
         retry raises at once, with its log: our DAGs retry twice, minutes apart.
         """
         deadline = time.monotonic() + min(timeout, MAX_WAIT_SECONDS)
+        self._check_alive()
+        # The backfill's DAG and range do not change while it runs: fetch them once.
+        backfill = self.request("GET", f"/api/v2/backfills/{backfill_id}")
+        dag_id = backfill["dag_id"]
         while time.monotonic() < deadline:
             self._check_alive()
-            runs = self.backfill_runs(backfill_id)
+            runs = self._runs(backfill)
             if runs and all(run.state in FINISHED_RUN_STATES for run in runs):
                 return runs
             if fail_fast and runs:
-                dag_id = self.request("GET", f"/api/v2/backfills/{backfill_id}")["dag_id"]
                 troubled = self.troubled_task_instances(dag_id, {run.run_id for run in runs})
                 if troubled:
                     first = troubled[0]
@@ -417,7 +423,7 @@ class AirflowServices:
                         + self.task_log_tail(dag_id, first["dag_run_id"], first["task_id"])
                     )
             time.sleep(POLL_SECONDS)
-        states = [(run.run_id, run.state) for run in self.backfill_runs(backfill_id)]
+        states = [(run.run_id, run.state) for run in self._runs(backfill)]
         raise self._fail(f"backfill {backfill_id} did not finish within {timeout:.0f}s; runs: {states}")
 
 
