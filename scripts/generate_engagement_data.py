@@ -38,7 +38,6 @@ from analytics.engagement.weeks import day_bounds_in_zone, zone  # noqa: E402
 PROD_SCHEMA_SQL = SQL_DIR / "prod_schema.sql"
 MIN_WEEKS = 12
 DEFAULT_TIMEZONE = ENGAGEMENT_TIMEZONE
-LOCAL_HOSTS = {"", "localhost", "127.0.0.1", "::1"}
 
 # (code_departement, code_region, city); the last agence gets no codes (unknown geography).
 PLACES = (
@@ -374,16 +373,6 @@ def write_dataset(conn, plan: GenerationPlan) -> tuple[dict[str, int], Counter]:
     return counts, stats
 
 
-def _check_local(conninfo: str) -> None:
-    from psycopg.conninfo import conninfo_to_dict
-
-    host = str(conninfo_to_dict(conninfo).get("host") or os.environ.get("PGHOST", ""))
-    if host not in LOCAL_HOSTS and not host.startswith("/"):
-        raise SystemExit(
-            f"refusing to overwrite a database on {host!r}: this generator is for local stacks (--allow-remote)"
-        )
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=42)
@@ -406,19 +395,24 @@ def main(argv: list[str] | None = None) -> int:
 
     import psycopg
 
-    if args.conn:
-        from analytics.stores.postgres import connect
+    from analytics.stores.postgres import connect, target_of_connection
 
+    if args.conn:
         conn = connect(args.conn)
         where = args.conn
     else:
         url = args.database_url or os.environ.get("AIRFLOW_CONN_POSTGRES_PROD")
         if not url:
             parser.error("no database: pass --database-url or --conn, or set AIRFLOW_CONN_POSTGRES_PROD")
-        if not args.allow_remote:
-            _check_local(url)
         conn = psycopg.connect(url)
         where = f"{conn.info.host}:{conn.info.port}/{conn.info.dbname}"
+    # Judged on the connection itself, whichever way it was named (URL, --conn, PGHOST, a service file).
+    target = target_of_connection(conn)
+    if not target.is_local and not args.allow_remote:
+        conn.close()
+        raise SystemExit(
+            f"refusing to overwrite a database on {target.host!r}: this generator is for local stacks (--allow-remote)"
+        )
     started = time.monotonic()
     with conn:
         counts, stats = write_dataset(conn, plan)

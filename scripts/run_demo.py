@@ -22,7 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "plugins"))
+if str(REPO / "plugins") not in sys.path:
+    sys.path.insert(0, str(REPO / "plugins"))
+
+from analytics.connections import MONGO_DEFAULT, POSTGRES_ANALYTICS  # noqa: E402
+from analytics.database_target import DatabaseTarget  # noqa: E402
+
 AIRFLOW = str(REPO / ".venv" / "bin" / "airflow")
 
 
@@ -37,20 +42,12 @@ class DemoRun:
 
 
 DEMO_PROFILE = "demo"
-LOCAL_HOSTS = ("127.0.0.1", "localhost")
 WEEKLY_VIEWS_DAG_ID = "engagement_weekly_views"
 
 
 def log_file_name(run: DemoRun) -> str:
     """One log per run: the eight daily runs of the same DAG do not overwrite each other."""
     return f"{run.dag_id}__{run.logical_date}.log"
-
-
-def mongo_client():
-    from pymongo import MongoClient
-
-    uri = os.environ["AIRFLOW_CONN_MONGO_DEFAULT"]
-    return MongoClient("mongodb://" + uri.split("://", 1)[1], serverSelectionTimeoutMS=5000)
 
 
 def demo_data_dir() -> Path:
@@ -62,10 +59,11 @@ def summarize_course_ingestion(log_path: Path) -> list[str]:
     from analytics.edx.package import discover_package
     from analytics.edx.tables import collection_for_table
     from analytics.operators.edx import COURSE_COLLECTIONS, ERRORS_COLLECTION, STATUS_COLLECTION, STATUS_ID
+    from analytics.stores.mongo import mongo_client
 
     inventory = discover_package(demo_data_dir() / "package")
     lines = []
-    with mongo_client() as client:
+    with mongo_client(MONGO_DEFAULT) as client:
         for course in inventory.courses:
             database = client[course_database_name(course.course)]
             counts = ", ".join(f"{name} {database[name].count_documents({})}" for name in COURSE_COLLECTIONS)
@@ -86,11 +84,15 @@ def summarize_course_ingestion(log_path: Path) -> list[str]:
     return lines
 
 
-def postgres_rows(conn_id: str, query: str) -> list[tuple]:
+def analytics_connection():
+    """One connection to the analytics database, for all the queries of one summary."""
     from analytics.stores.postgres import connect
 
-    with connect(conn_id) as conn:
-        return conn.execute(query).fetchall()
+    return connect(POSTGRES_ANALYTICS)
+
+
+def postgres_rows(conn, query: str) -> list[tuple]:
+    return conn.execute(query).fetchall()
 
 
 # The daily ELT over one full week (26 Feb - 3 Mar 2024) and the Monday after it; `airflow dags
@@ -141,31 +143,30 @@ def triggered_weekly_runs() -> list[tuple[str, str, str, dict]]:
 
 
 def summarize_engagement_daily(log_path: Path) -> list[str]:
-    loaded = postgres_rows(
-        "postgres_analytics",
-        "SELECT day, count(*), count(agence), count(*) FILTER (WHERE structure IS NULL)"
-        " FROM evenement_engagement GROUP BY day ORDER BY day",
-    )
+    with analytics_connection() as conn:
+        loaded = postgres_rows(
+            conn,
+            "SELECT day, count(*), count(agence), count(*) FILTER (WHERE structure IS NULL)"
+            " FROM evenement_engagement GROUP BY day ORDER BY day",
+        )
+        copied = postgres_rows(
+            conn,
+            "SELECT 'agence', count(*) FROM agence UNION ALL SELECT 'conseiller', count(*) FROM conseiller"
+            " UNION ALL SELECT 'jeune', count(*) FROM jeune UNION ALL SELECT 'feature_flip', count(*) FROM feature_flip",
+        )
+        logged_days = postgres_rows(
+            conn, "SELECT count(*), count(enriched_at), min(day), max(day) FROM engagement_loaded_days"
+        )
     lines = ["analytics.evenement_engagement, per local day (events / with geography / without structure):"]
     lines += [
         f"    {day}: {events:>6} / {located:>6} / {no_structure:>4}"
         for day, events, located, no_structure in loaded
     ]
-    lines.append("copied from prod: " + ", ".join(
-        f"{table} {count}" for table, count in postgres_rows(
-            "postgres_analytics",
-            "SELECT 'agence', count(*) FROM agence UNION ALL SELECT 'conseiller', count(*) FROM conseiller"
-            " UNION ALL SELECT 'jeune', count(*) FROM jeune UNION ALL SELECT 'feature_flip', count(*) FROM feature_flip",
-        )
-    ))  # fmt: skip
-    logged_days = postgres_rows(
-        "postgres_analytics",
-        "SELECT count(*), count(enriched_at), min(day), max(day) FROM engagement_loaded_days",
-    )
+    lines.append("copied from prod: " + ", ".join(f"{table} {count}" for table, count in copied))
     lines.append(
         "load log (engagement_loaded_days): {} day(s) loaded, {} enriched, {} .. {}".format(*logged_days[0])
     )
-    lines += [f"the run logged: {line}" for line in branch_lines(log_path)]
+    lines += summarize_branch(log_path)
     expected_run_id = f"from_daily__{ENGAGEMENT_WEEK}"
     triggered = {run_id: rest for run_id, *rest in triggered_weekly_runs()}
     if expected_run_id in triggered:
@@ -185,16 +186,15 @@ def summarize_weekly_views(log_path: Path) -> list[str]:
     from analytics.engagement.weekly_views import WEEKLY_VIEWS
 
     lines = [f"week of {ENGAGEMENT_WEEK}:"]
-    for view in WEEKLY_VIEWS:
-        count = postgres_rows(
-            "postgres_analytics", f"SELECT count(*) FROM {view} WHERE week = '{ENGAGEMENT_WEEK}'"
-        )[0][0]
-        lines.append(f"    {view}: {count} rows")
-    national = postgres_rows(
-        "postgres_analytics",
-        "SELECT structure, type_utilisateur, utilisateurs_actifs_semaine, utilisateurs_1_mois"
-        f" FROM analytics_engagement_national WHERE week = '{ENGAGEMENT_WEEK}' ORDER BY 1, 2",
-    )
+    with analytics_connection() as conn:
+        for view in WEEKLY_VIEWS:
+            count = postgres_rows(conn, f"SELECT count(*) FROM {view} WHERE week = '{ENGAGEMENT_WEEK}'")[0][0]
+            lines.append(f"    {view}: {count} rows")
+        national = postgres_rows(
+            conn,
+            "SELECT structure, type_utilisateur, utilisateurs_actifs_semaine, utilisateurs_1_mois"
+            f" FROM analytics_engagement_national WHERE week = '{ENGAGEMENT_WEEK}' ORDER BY 1, 2",
+        )
     lines.append("national (structure, user type): active this week / with an event in the last month")
     lines += [
         f"    {structure:<16} {kind:<10} {active:>5} / {month:>5}"
@@ -225,20 +225,20 @@ def check_demo_reset_target(profile: str | None, host: str | None) -> None:
             f"refusing to reset the analytics database: ANALYTICS_STACK_PROFILE is {profile!r}, not "
             f"{DEMO_PROFILE!r} (run the demo with `make run`, which loads .local/env)"
         )
-    if host not in LOCAL_HOSTS:
+    if not DatabaseTarget(host, None, "").is_local:
         raise SystemExit(
-            f"refusing to reset the analytics database: postgres_analytics points at host {host!r}, "
-            f"not the local demo stack ({' or '.join(LOCAL_HOSTS)})"
+            f"refusing to reset the analytics database: {POSTGRES_ANALYTICS} points at host {host!r}, "
+            f"not the local demo stack (a host on this machine)"
         )
 
 
 def reset_analytics() -> None:
     """Empty the demo's analytics database (DROP SCHEMA public CASCADE), on the local demo stack only."""
-    from analytics.stores.postgres import connect, connection_parameters
+    from analytics.stores.postgres import connect, target_of_connection
 
-    parameters = connection_parameters("postgres_analytics")
-    check_demo_reset_target(os.environ.get("ANALYTICS_STACK_PROFILE"), parameters.get("host"))
-    with connect("postgres_analytics", autocommit=True) as conn:
+    with connect(POSTGRES_ANALYTICS, autocommit=True) as conn:
+        # The host the connection reached, so a libpq default (PGHOST, a service file) is judged too.
+        check_demo_reset_target(os.environ.get("ANALYTICS_STACK_PROFILE"), target_of_connection(conn).host)
         conn.execute("DROP SCHEMA public CASCADE")
         conn.execute("CREATE SCHEMA public")
 
@@ -257,19 +257,44 @@ def unpause_weekly_views() -> None:
         subprocess.run([AIRFLOW, *command], check=True, capture_output=True, cwd=REPO)
 
 
+def dag_test_command(
+    dag_id: str, logical_date: str, conf: dict | None = None, *, airflow: str = AIRFLOW
+) -> list[str]:
+    """``airflow dags test`` of one DAG run, with its conf (the demo and the DAG tests both run this)."""
+    command = [airflow, "dags", "test", dag_id, logical_date]
+    if conf:
+        command += ["-c", json.dumps(conf)]
+    return command
+
+
+DAG_RUN_FINISHED = re.compile(r"DagRun Finished: .*?state=(\w+)")
+TASK_ERROR = "[DAG TEST] Error running task"
+
+
+def dag_test_state(output: str, returncode: int) -> str:
+    """The final state of an ``airflow dags test`` run, from its log and exit code.
+
+    The state of the last ``DagRun Finished`` line, except that a run whose command failed or
+    where a task errored outside its own code (e.g. the metadata database) is "failed", never
+    "success". "failed" too when the run never finished and the command failed, else "unknown".
+    """
+    finished = DAG_RUN_FINISHED.findall(output)
+    if not finished:
+        return "failed" if returncode != 0 else "unknown"
+    state = finished[-1]
+    if state == "success" and (TASK_ERROR in output or returncode != 0):
+        return "failed"
+    return state
+
+
 def run_dag(run: DemoRun, log_dir: Path) -> tuple[bool, float, Path]:
     log_path = log_dir / log_file_name(run)
-    command = [AIRFLOW, "dags", "test", run.dag_id, run.logical_date]
-    if run.conf:
-        command += ["-c", json.dumps(run.conf)]
+    command = dag_test_command(run.dag_id, run.logical_date, run.conf)
     print(f"--> {' '.join(command[1:])}   (log: {log_path.relative_to(REPO)})", flush=True)
     started = time.monotonic()
     with open(log_path, "w") as log_file:
         result = subprocess.run(command, stdout=log_file, stderr=subprocess.STDOUT, cwd=REPO)
-    ok = (
-        result.returncode == 0
-        and "state=failed" not in log_path.read_text(errors="replace").split("Dag run")[-1]
-    )
+    ok = dag_test_state(log_path.read_text(errors="replace"), result.returncode) == "success"
     return ok, time.monotonic() - started, log_path
 
 

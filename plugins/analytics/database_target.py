@@ -28,5 +28,10 @@ class DatabaseTarget:
             host = LOCAL_HOST
         return host, int(self.port or DEFAULT_PORT), self.database.casefold()
 
+    @property
+    def is_local(self) -> bool:
+        """True when the host is this machine: a local host name, a Unix socket or no host at all."""
+        return self.normalised()[0] == LOCAL_HOST
+
     def __str__(self) -> str:
         return f"{self.host or LOCAL_HOST}:{self.port or DEFAULT_PORT}/{self.database}"

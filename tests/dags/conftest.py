@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -25,19 +23,22 @@ class DagTestRun:
 
 
 def run_dag_test(dag_id: str, logical_date: str, conf: dict | None = None, timeout: int = 600) -> DagTestRun:
-    """Run ``airflow dags test`` against the test stack and return the run's final state and log."""
-    command = [AIRFLOW, "dags", "test", dag_id, logical_date]
-    if conf:
-        command += ["-c", json.dumps(conf)]
+    """Run ``airflow dags test`` against the test stack and return the run's final state and log.
+
+    The command and the judgement of its outcome are the demo's (``scripts/run_demo.py``).
+    """
+    from scripts.run_demo import dag_test_command, dag_test_state
+
     result = subprocess.run(
-        command, capture_output=True, text=True, timeout=timeout, cwd=REPO, env=os.environ.copy()
+        dag_test_command(dag_id, logical_date, conf, airflow=AIRFLOW),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        env=os.environ.copy(),
     )
     output = result.stdout + result.stderr
-    finished = re.findall(r"DagRun Finished: .*?state=(\w+)", output)
-    state = finished[-1] if finished else None
-    if state == "success" and ("[DAG TEST] Error running task" in output or result.returncode != 0):
-        state = "failed"  # a task that errored outside its own code (e.g. the metadata DB) must not pass
-    return DagTestRun(dag_id, result.returncode, state, output)
+    return DagTestRun(dag_id, result.returncode, dag_test_state(output, result.returncode), output)
 
 
 @pytest.fixture(scope="session")
