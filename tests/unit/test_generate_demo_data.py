@@ -16,6 +16,8 @@ from scripts import generate_demo_data
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT.parent / "shared" / "edx-samples"
+# The real samples are part of the set-up (../shared beside the repo): missing, a test fails, never skips.
+MISSING_SAMPLES = f"real edX samples missing under {SAMPLES} (../shared/edx-samples from the repo root)"
 PIPELINE_SAMPLES = SAMPLES / "edx-analytics-pipeline"
 ORG = "DemoOrgX"
 COURSE_CODES = ("DATA101x", "DATA102x")
@@ -214,7 +216,7 @@ def test_sql_tables_have_header_consistent_fields_and_manifest_counts(
 def test_sql_headers_are_the_real_edx_headers(demo: Path, table: str) -> None:
     sample = PIPELINE_SAMPLES / "obfuscation_state" / f"edX-DemoX-Demo_Course-{table}-acceptance.sql"
     if not sample.exists():
-        pytest.skip("edX samples not available")
+        pytest.fail(MISSING_SAMPLES)
     assert read_tsv(package_file(demo, "DATA101x", table))[0] == sample.read_text().splitlines()[0].split(
         "\t"
     )
@@ -267,7 +269,7 @@ def test_unescaping_reads_the_real_studentmodule_sample(demo: Path) -> None:
         / "edX-DemoX-Demo_Course-courseware_studentmodule-acceptance.sql"
     )
     if not sample.exists():
-        pytest.skip("edX samples not available")
+        pytest.fail(MISSING_SAMPLES)
     header, rows = read_tsv(sample)
     assert all(isinstance(json.loads(mysql_unescape(row[header.index("state")]) or ""), dict) for row in rows)
 
@@ -350,7 +352,7 @@ def test_forum_dump_is_mongoexport_extended_json(demo: Path, manifest: dict) -> 
 def test_forum_dump_keys_match_the_real_sample(demo: Path) -> None:
     sample = PIPELINE_SAMPLES / "obfuscation_state" / "edX-DemoX-Demo_Course-acceptance.mongo"
     if not sample.exists():
-        pytest.skip("edX samples not available")
+        pytest.fail(MISSING_SAMPLES)
     real = [json.loads(line) for line in sample.read_text().splitlines()]
     ours = [
         json.loads(line)
@@ -391,7 +393,7 @@ def test_course_configs_match_the_package(demo: Path, manifest: dict) -> None:
 def test_config_keys_match_the_mcgillx_samples(demo: Path) -> None:
     samples = sorted((SAMPLES / "mcgillx").glob("*_config.json"))
     if not samples:
-        pytest.skip("McGillX samples not available")
+        pytest.fail(MISSING_SAMPLES)
     ours = json.loads((demo / "courses" / "DATA101x.json").read_text())
     assert all(set(json.loads(sample.read_text())) == set(ours) for sample in samples)
 
@@ -532,7 +534,7 @@ def test_event_key_sets_include_those_of_real_edx_events(events: list[dict]) -> 
         SAMPLES / "edx-documentation" / "sample_event_problem_check.log",
     ]
     if not all(path.exists() for path in real_logs):
-        pytest.skip("edX samples not available")
+        pytest.fail(MISSING_SAMPLES)
     real_events = [
         json.loads(line)
         for path in real_logs
