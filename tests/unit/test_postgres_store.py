@@ -68,7 +68,7 @@ def test_client_programs_prefer_the_highest_installed_version(monkeypatch) -> No
         Path("/usr/lib/postgresql").glob("*/bin/pg_dump"), key=lambda p: int(p.parent.parent.name)
     )
     if not installed:
-        pytest.skip("no Debian PostgreSQL client installed")
+        pytest.fail("no Debian PostgreSQL client under /usr/lib/postgresql: make setup installs it")
     assert postgres.postgres_client("pg_dump") == str(installed[-1])
 
 
