@@ -1,4 +1,5 @@
-"""The engagement data generator is deterministic and carries the cases the ELT must handle."""
+"""The engagement source's rows (scripts/demo_data/engagement_rows.py) are deterministic and carry
+the cases the ELT must handle."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from scripts.generate_engagement_data import (
+from scripts.demo_data.engagement_rows import (
     GenerationPlan,
     build_reference_data,
     events_per_day,
