@@ -1,19 +1,29 @@
-"""The one PostgreSQL adapter: psycopg connections from Airflow connections, the COPY streamer,
+"""The one PostgreSQL adapter: psycopg 3 connections from PostgresHook, the COPY streamer,
 SQL files, and ``pg_dump | pg_restore``.
 
-No business logic here: callers decide what to copy and check. :func:`copy_query_to_table`
-streams ``COPY (query) TO STDOUT`` from one connection straight into ``COPY table FROM STDIN``
-on another, block by block as the server sends them, so no result is ever held whole in
-memory. :func:`dump_and_restore` pipes ``pg_dump -Fc`` into ``pg_restore`` process to process
-(Python never sees the archive), passes passwords through ``PGPASSWORD``, never argv, fails on
-any error of either program, and never leaves either running: on a timeout, an error or the task
-being killed, both are stopped and waited for. psycopg is imported inside the functions (and for
-type hints only when type checking), so importing this module, as DAG files do through the
-operators, loads no database driver.
+The Airflow connection is interpreted by ``PostgresHook`` (apache-airflow-providers-postgres),
+not here: its host, port, login, password and database, IAM tokens, and every extra the hook
+passes on to libpq (``sslmode``, ``sslcert``, ``options``, ``application_name``,
+``client_encoding``, ``target_session_attrs``...). :func:`connect` is the hook's own
+``get_conn()`` (psycopg 3, which the provider uses with SQLAlchemy 2); :func:`dump_and_restore`
+gives pg_dump and pg_restore the same libpq keywords as a conninfo in ``--dbname`` and the
+password in ``PGPASSWORD``, never on the command line (argv is readable by every user of the
+machine). No business logic here: callers decide what to copy and check.
+:func:`copy_query_to_table` streams ``COPY (query) TO STDOUT`` from one connection straight into
+``COPY table FROM STDIN`` on another, block by block as the server sends them, so no result is
+ever held whole in memory. :func:`dump_and_restore` pipes ``pg_dump -Fc`` into ``pg_restore``
+process to process (Python never sees the archive), fails on any error of either program, and
+never leaves either running: on a timeout, an error or the task being killed, both are stopped
+and waited for. psycopg and the provider hook (which imports psycopg and SQLAlchemy) are
+imported inside the functions, so importing this module, as DAG files do through the operators,
+loads no database driver.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
+import json
 import logging
 import os
 import shutil
@@ -30,21 +40,23 @@ from analytics.database_target import DatabaseTarget
 
 if TYPE_CHECKING:
     import psycopg
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
     from psycopg import sql
 
 log = logging.getLogger(__name__)
 
+# The application_name of the store's sessions (psycopg's and pg_dump's), unless the connection's
+# extra sets one.
 APPLICATION_NAME = "analytics-dags"
-# Connection extras passed on to libpq (as keywords to psycopg, as PG* variables to pg_dump).
-LIBPQ_EXTRAS = {
-    "sslmode": "PGSSLMODE",
-    "sslcert": "PGSSLCERT",
-    "sslkey": "PGSSLKEY",
-    "sslrootcert": "PGSSLROOTCERT",
-    "connect_timeout": "PGCONNECT_TIMEOUT",
-    "options": "PGOPTIONS",
-    "target_session_attrs": "PGTARGETSESSIONATTRS",
-}
+# Extras the store keeps from the hook: ``cursor`` picks the row shape of the hook's own query
+# methods, and the store's functions work on tuples.
+EXTRAS_NOT_FOR_THE_STORE = ("cursor",)
+# Arguments of psycopg.connect that configure the Python connection object, not libpq.
+PSYCOPG_ONLY_ARGUMENTS = frozenset(
+    {"autocommit", "prepare_threshold", "context", "row_factory", "cursor_factory"}
+)
+# Secret libpq keywords with no environment variable: pg_dump could only get them on argv.
+SECRETS_WITHOUT_ENVIRONMENT_VARIABLE = ("sslpassword",)
 STDERR_TAIL_CHARS = 4000
 # How long pg_dump and pg_restore get to exit after SIGTERM before they are killed.
 STOP_GRACE_SECONDS = 10.0
@@ -53,38 +65,94 @@ STOP_GRACE_SECONDS = 10.0
 # ---------------------------------------------------------------- connections
 
 
-def connection_parameters(conn_id: str) -> dict[str, Any]:
-    """libpq keywords (host, port, user, password, dbname and known extras) for an Airflow connection."""
-    from airflow.sdk import BaseHook
+@functools.cache
+def _hook_class() -> type[PostgresHook]:
+    """``PostgresHook`` with the store's check, made at the point where the hook has built its arguments.
 
-    connection = BaseHook.get_connection(conn_id)
-    if not connection.schema:
-        raise ValueError(
-            f"connection {conn_id!r} names no database (the URI's path, the connection's schema)"
-        )
-    parameters: dict[str, Any] = {
-        "host": connection.host or None,
-        "port": connection.port or None,
-        "user": connection.login or None,
-        "password": connection.password or None,
-        "dbname": connection.schema,
+    The hook resolves the Airflow connection (fields, extras, IAM token) into the keyword
+    arguments of ``psycopg.connect`` and hands them to ``_create_connection``. There the store
+    refuses arguments that name no database, and :meth:`connect_arguments` takes them instead of
+    connecting, so pg_dump gets exactly what psycopg gets. Built on first use: importing the
+    provider imports psycopg and SQLAlchemy.
+    """
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    class StorePostgresHook(PostgresHook):
+        _arguments_only = False
+
+        def connect_arguments(self) -> dict[str, Any]:
+            """The keyword arguments ``get_conn()`` would pass to ``psycopg.connect``; no connection is opened."""
+            self._arguments_only = True
+            try:
+                arguments = self.get_conn()
+            finally:
+                self._arguments_only = False
+            if not isinstance(arguments, dict):  # the provider changed how get_conn connects
+                arguments.close()
+                raise RuntimeError("PostgresHook no longer builds its connections through _create_connection")
+            return arguments
+
+        def _create_connection(self, conn_args: dict[str, Any]) -> Any:
+            if not conn_args.get("dbname"):
+                raise ValueError(
+                    f"connection {self.get_conn_id()!r} names no database "
+                    "(the URI's path, the connection's schema)"
+                )
+            if self._arguments_only:
+                return dict(conn_args)
+            return super()._create_connection(conn_args)
+
+    return StorePostgresHook
+
+
+def postgres_hook(conn_id: str) -> PostgresHook:
+    """The ``PostgresHook`` the store connects through, for an Airflow connection id.
+
+    The hook gets the connection as it is stored, with two changes: ``application_name``
+    defaults to :data:`APPLICATION_NAME`, and ``cursor`` (see :data:`EXTRAS_NOT_FOR_THE_STORE`)
+    is dropped.
+    """
+    hook_class = _hook_class()
+    connection = copy.copy(hook_class.get_connection(conn_id))
+    extras = {
+        key: value for key, value in connection.extra_dejson.items() if key not in EXTRAS_NOT_FOR_THE_STORE
     }
-    extras = connection.extra_dejson or {}
-    parameters.update({key: extras[key] for key in LIBPQ_EXTRAS if extras.get(key) not in (None, "")})
-    return {key: value for key, value in parameters.items() if value is not None}
+    extras.setdefault("application_name", APPLICATION_NAME)
+    connection.extra = json.dumps(extras)
+    return hook_class(postgres_conn_id=conn_id, connection=connection)
+
+
+def connection_parameters(conn_id: str) -> dict[str, Any]:
+    """The libpq keywords PostgresHook connects with for an Airflow connection (no connection is opened).
+
+    Host, port, user, password and dbname from the connection's fields, then every extra the hook
+    passes on, as the hook resolves them (an IAM token as the password, say).
+    """
+    arguments = postgres_hook(conn_id).connect_arguments()
+    return {
+        key: value
+        for key, value in arguments.items()
+        if value is not None and key not in PSYCOPG_ONLY_ARGUMENTS
+    }
 
 
 def connect(conn_id: str, *, autocommit: bool = False) -> psycopg.Connection:
-    """A psycopg connection for an Airflow connection id; use it as a context manager."""
+    """A psycopg 3 connection for an Airflow connection id, from ``PostgresHook.get_conn()``; use it as a context manager."""
     import psycopg
 
-    return psycopg.connect(
-        **connection_parameters(conn_id), autocommit=autocommit, application_name=APPLICATION_NAME
-    )
+    conn = postgres_hook(conn_id).get_conn()
+    if not isinstance(conn, psycopg.Connection):
+        conn.close()
+        raise RuntimeError(
+            "PostgresHook returned a psycopg2 connection: the store needs psycopg 3, which the "
+            "postgres provider uses when psycopg and SQLAlchemy 2 are installed"
+        )
+    conn.autocommit = autocommit
+    return conn
 
 
 def target_of(conn_id: str) -> DatabaseTarget:
-    """Host, port and database an Airflow connection points at (no connection is opened)."""
+    """Host, port and database an Airflow connection points at, as PostgresHook resolves it (no connection is opened)."""
     parameters = connection_parameters(conn_id)
     port = parameters.get("port")
     return DatabaseTarget(
@@ -229,25 +297,28 @@ def postgres_client(program: str) -> str:
 
 
 def _client_arguments_and_env(conn_id: str) -> tuple[list[str], dict[str, str]]:
-    """Command-line connection options and environment for a client program; the password goes in the env."""
+    """``--dbname=<conninfo>`` and the environment for a client program: the hook's libpq keywords, the password in the env.
+
+    The conninfo holds every keyword :func:`connect` gives psycopg except the password, which goes
+    in ``PGPASSWORD`` (argv is visible to every user in ``ps``; a process's environment only to
+    its owner). The programs inherit the task's environment, as psycopg does in this process, so
+    what libpq takes from ``PG*`` variables for keywords the connection leaves unset is the same
+    on both sides.
+    """
+    from psycopg.conninfo import make_conninfo
+
     parameters = connection_parameters(conn_id)
-    arguments = []
-    if "host" in parameters:
-        arguments += ["--host", str(parameters["host"])]
-    if "port" in parameters:
-        arguments += ["--port", str(parameters["port"])]
-    if "user" in parameters:
-        arguments += ["--username", str(parameters["user"])]
-    arguments += ["--dbname", str(parameters["dbname"])]
-    # The connection says it all: inherited PG* variables (PGHOST, PGPASSWORD...) must not leak in.
-    env = {name: value for name, value in os.environ.items() if not name.startswith("PG")}
-    if "password" in parameters:
-        env["PGPASSWORD"] = str(parameters["password"])
-    for key, variable in LIBPQ_EXTRAS.items():
-        if key in parameters:
-            env[variable] = str(parameters[key])
-    env["PGAPPNAME"] = APPLICATION_NAME
-    return arguments, env
+    password = parameters.pop("password", None)
+    for keyword in SECRETS_WITHOUT_ENVIRONMENT_VARIABLE:
+        if keyword in parameters:
+            raise ValueError(
+                f"connection {conn_id!r} sets {keyword}: pg_dump and pg_restore could only get it on "
+                "their command line, which every user of the machine can read"
+            )
+    env = dict(os.environ)
+    if password:
+        env["PGPASSWORD"] = str(password)
+    return [f"--dbname={make_conninfo(**parameters)}"], env
 
 
 def _tail(handle: Any) -> str:
