@@ -5,28 +5,45 @@ Turns an edX research data package into **one MongoDB database per course**.
 
 **What it does.** `discover_courses` lists the courses in `package_dir` (files that fit none of
 the package's name forms are logged as ignored; when a table comes from several sites, the `prod`
-file is kept and the others are logged as ignored). `ingest_course` runs once per course (dynamic
-task mapping; the map index shows the course) and replaces that course's collections: `user`,
-`userprofile`, `certificates`, `courseware_studentmodule`, `enrollment`, `user_id_map`, `forum`
-and `course_structure`, logging its progress every 50,000 records of a file. Tables edX ships
-that we do not use are skipped and listed as skipped. `report` runs when every course is done,
-failed or not: it prints one line per course, collection and file, then fails if a course was
-not ingested; when it succeeds it updates the `edx_course_databases` asset.
+file is kept and the others are logged as ignored; a name whose org may hold a hyphen takes its
+course id from the file's contents). `ingest_course` runs once per course (dynamic task mapping;
+the map index shows the course) and replaces that course's collections: `user`, `userprofile`,
+`certificates`, `courseware_studentmodule`, `enrollment`, `user_id_map`, `forum` and
+`course_structure`, logging its progress (records, rate, ETA) every few seconds. Tables edX ships
+that we do not use are skipped and listed. `report` runs when every course is done, failed or
+not: one line per course, collection and file; it fails if a course was not ingested or is
+partial; when it succeeds it updates the `edx_course_databases` asset.
+
+**Never wipes good data.** Each file is read to the end (every record counted) before it touches
+its collection; only then are its documents written over the old ones and the old ones that it
+no longer holds removed, so readers always see at least what they had. A file **rejected whole**
+(0 bytes, unreadable or blank header, duplicate columns, unreadable course structure, or more
+than `rejection_threshold` of its records rejected) keeps the collection's previous contents, as
+does a collection the package has no file for. Either makes the course **partial**.
 
 **Params.** `package_dir`: the folder of the package; empty means the `edx_package_dir`
-Variable (the demo package on the local stack).
+Variable (the demo package on the local stack). `rejection_threshold`: the share of a file's
+records (0.05 = 5 %) above which the file is rejected whole; empty means
+`include/config/edx_ingestion.json` (0.05).
 
-**Idempotent.** Each run replaces the course's collections, and every document has a
-deterministic `_id` (the table's key, the forum's `$oid`, the block key), so a rerun leaves the
-same data.
+**Idempotent.** Every document has a deterministic `_id` (the table's key, the forum's `$oid`,
+the block key) and a rerun writes the same documents; `_ingestion_run` names the run that wrote
+each one.
+
+**Credentials are never stored.** `auth_user.password`, and any column whose name says password,
+secret, token or key (`CREDENTIAL_COLUMN_WORDS` in `analytics/edx/tables.py`), is dropped while
+reading; the status counts what was dropped.
 
 **When it fails.** Rows that cannot be loaded do not fail the task: each one is stored with
-file, line, field and reason in the course database's `ingestion_errors` collection (a row whose
-`_id` is already loaded is a `duplicate id`), and the first ones are in the task log. Each course
-database's `ingestion_status` document (`_id` "latest") says `running`, `complete` or `failed`:
-anything but `complete` means the database is half-ingested. A failed task means the package
-folder is missing, no course was found, two courses would share a database, or MongoDB
-(`mongo_default`) is unreachable: fix that and clear the failed `ingest_course` tasks, then `report`.
+file, line, field, reason and an excerpt in the course database's `ingestion_errors` (a row
+whose `_id` is already loaded is a `duplicate id`), and the first ones are in the task log.
+Each course database's `ingestion_status` (`_id` "latest") says `running`, `complete`,
+`partial` (which collections were kept, and why, are in `kept` and `files`) or `failed`.
+A **partial** course fails its `ingest_course` task without retries, after its other files are
+loaded: fix or replace the file named in the log (or raise `rejection_threshold` for that run if
+the rejections are acceptable), then clear the task. Other failures: the package folder is
+missing, no course was found, two courses would share a database, or MongoDB (`mongo_default`)
+is unreachable: fix that and clear the failed `ingest_course` tasks, then `report`.
 
 **Owner.** data-engineering.
 """
@@ -39,7 +56,12 @@ from airflow.sdk import Param, TriggerRule, dag, task
 
 from analytics.assets import EDX_COURSE_DATABASES
 from analytics.dag_defaults import default_args
-from analytics.operators.edx import DiscoverEdxCoursesOperator, IngestEdxCourseOperator, summarize_ingestion
+from analytics.operators.edx import (
+    INGEST_EXECUTION_TIMEOUT,
+    DiscoverEdxCoursesOperator,
+    IngestEdxCourseOperator,
+    summarize_ingestion,
+)
 
 PACKAGE_DIR = "{{ params.package_dir or var.value.get('edx_package_dir', '') }}"
 
@@ -59,6 +81,17 @@ PACKAGE_DIR = "{{ params.package_dir or var.value.get('edx_package_dir', '') }}"
             title="Package folder",
             description="Folder of the edX research data package; empty: the `edx_package_dir` Variable.",
         ),
+        "rejection_threshold": Param(
+            None,
+            type=["null", "number"],
+            minimum=0,
+            maximum=1,
+            title="Rejection threshold",
+            description=(
+                "Share of a file's records (0.05 = 5 %) above which the file is rejected whole and its "
+                "collection kept as it was; empty: include/config/edx_ingestion.json."
+            ),
+        ),
     },
 )
 def edx_course_ingestion():
@@ -66,6 +99,8 @@ def edx_course_ingestion():
     ingest = IngestEdxCourseOperator.partial(
         task_id="ingest_course",
         package_dir=PACKAGE_DIR,
+        rejection_threshold="{{ params.rejection_threshold }}",
+        execution_timeout=INGEST_EXECUTION_TIMEOUT,
         map_index_template="{{ task.course_key }}",
     ).expand(course_key=courses.output)
 

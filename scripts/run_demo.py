@@ -58,7 +58,7 @@ def summarize_course_ingestion(log_path: Path) -> list[str]:
     from analytics.edx.naming import course_database_name
     from analytics.edx.package import discover_package
     from analytics.edx.tables import collection_for_table
-    from analytics.operators.edx import COURSE_COLLECTIONS, ERRORS_COLLECTION, STATUS_COLLECTION, STATUS_ID
+    from analytics.edx.ingestion import COURSE_COLLECTIONS, ERRORS_COLLECTION, STATUS_COLLECTION, STATUS_ID
     from analytics.stores.mongo import mongo_client
 
     inventory = discover_package(demo_data_dir() / "package")
@@ -67,10 +67,15 @@ def summarize_course_ingestion(log_path: Path) -> list[str]:
         for course in inventory.courses:
             database = client[course_database_name(course.course)]
             counts = ", ".join(f"{name} {database[name].count_documents({})}" for name in COURSE_COLLECTIONS)
-            status = (database[STATUS_COLLECTION].find_one({"_id": STATUS_ID}) or {}).get("state", "missing")
+            status = database[STATUS_COLLECTION].find_one({"_id": STATUS_ID}) or {}
             lines.append(
-                f"{course.course.course_id} -> MongoDB database '{database.name}' ({status}): {counts}"
+                f"{course.course.course_id} -> MongoDB database '{database.name}' "
+                f"({status.get('state', 'missing')}): {counts}"
             )
+            for collection, reason in sorted((status.get("kept") or {}).items()):
+                lines.append(f"    kept {collection} as it was: {reason}")
+            for column, values in sorted((status.get("dropped_columns") or {}).items()):
+                lines.append(f"    credential column {column} not stored ({values} values dropped)")
             reasons: dict[str, int] = {}
             for error in database[ERRORS_COLLECTION].find({}, {"reason": 1}):
                 reasons[error["reason"]] = reasons.get(error["reason"], 0) + 1

@@ -8,12 +8,27 @@ from pathlib import Path
 import pytest
 
 from analytics.assets import EDX_COURSE_DATABASES
+from analytics.edx.ingestion import (
+    ERRORS_COLLECTION,
+    STATUS_COLLECTION,
+    IngestionSettings,
+    ingest_course_package,
+)
 from analytics.edx.naming import course_database_name
 from analytics.edx.package import discover_package
-from analytics.edx.tables import collection_for_table
-from analytics.operators.edx import ERRORS_COLLECTION, STATUS_COLLECTION, summarize_ingestion
+from analytics.operators.edx import summarize_ingestion
 
 from .conftest import REPO, generate_demo_data, run_dag_test
+
+# The collection each data-package table goes to, as the README lists them (not read from the code).
+TABLE_COLLECTIONS = {
+    "auth_user": "user",
+    "auth_userprofile": "userprofile",
+    "certificates_generatedcertificate": "certificates",
+    "courseware_studentmodule": "courseware_studentmodule",
+    "student_courseenrollment": "enrollment",
+    "user_id_map": "user_id_map",
+}
 
 
 @pytest.fixture(scope="module")
@@ -33,35 +48,64 @@ def test_the_asset_is_updated_once_per_run_by_the_report_which_runs_whatever_hap
     assert report.upstream_task_ids == {"discover_courses", "ingest_course"}
 
 
-def _summary(package_key: str, loaded: int) -> dict:
-    return {
-        "course_id": f"course-v1:{package_key.replace('-', '+')}",
-        "package_key": package_key,
-        "database": package_key.replace("-", "_"),
-        "files_found": 1,
-        "loaded": {"user": loaded},
-        "rejected": {"duplicate id": 1},
-        "files": {f"{package_key}-auth_user-prod.sql": {"read": loaded + 1, "loaded": loaded, "rejected": 1}},
-        "skipped_files": [],
-    }
+HEADER_USER = "id\tusername\temail\n"
 
 
-def test_the_report_sums_every_course():
-    totals = summarize_ingestion([_summary("A-B-C", 2), _summary("D-E-F", 3)], ["A-B-C", "D-E-F"])
-    assert totals["documents_loaded"] == 5 and totals["rejected_by_reason"] == {"duplicate id": 2}
-    assert totals["courses_not_ingested"] == []
+def _package(directory: Path, prefix: str, users: int, broken: int = 0) -> Path:
+    """A one-table package: ``users`` good rows of auth_user and ``broken`` rows with a missing field."""
+    directory.mkdir(parents=True)
+    rows = [f"{n}\tu{n}\tu{n}@example.org\n" for n in range(1, users + 1)]
+    rows += [f"{users + n}\tbroken\n" for n in range(1, broken + 1)]
+    (directory / f"{prefix}-auth_user-prod.sql").write_text(HEADER_USER + "".join(rows))
+    return directory
 
 
-def test_the_report_logs_everything_then_fails_without_retry_when_a_course_is_missing(caplog):
+@pytest.fixture
+def summaries(tmp_path, mongo_client):
+    """Real XComs: what ingest_course_package returns for three courses (one partial), as the operator pushes them."""
+    courses = {"TestX-REP1-2024": (2, 0), "TestX-REP2-2024": (3, 1), "TestX-REP3-2024": (3, 3)}
+    values, names = {}, []
+    for prefix, (users, broken) in courses.items():
+        (course,) = discover_package(_package(tmp_path / prefix, prefix, users, broken)).courses
+        names.append(course_database_name(course.course))
+        mongo_client.drop_database(names[-1])
+        summary = ingest_course_package(course, mongo_client, IngestionSettings(rejection_threshold=0.3))
+        values[prefix] = summary.as_xcom()
+    yield values
+    for name in names:
+        mongo_client.drop_database(name)
+
+
+def test_the_report_sums_every_course(summaries):
+    complete = [summaries["TestX-REP1-2024"], summaries["TestX-REP2-2024"]]
+    totals = summarize_ingestion(complete, ["TestX-REP1-2024", "TestX-REP2-2024"])
+    assert totals["documents_loaded"] == 2 + 3 and totals["rejected_by_reason"] == {"wrong field count": 1}
+    assert totals["courses_not_ingested"] == [] and totals["courses_partial"] == []
+
+
+def test_the_report_logs_everything_then_fails_without_retry_when_a_course_is_missing_or_partial(
+    summaries, caplog
+):
     from airflow.sdk.exceptions import AirflowFailException
 
     caplog.set_level(logging.INFO, logger="analytics.operators.edx")
-    with pytest.raises(AirflowFailException, match="1 course\\(s\\) not ingested: D-E-F"):
-        summarize_ingestion([_summary("A-B-C", 2)], ["A-B-C", "D-E-F"])
+    keys = ["TestX-REP1-2024", "TestX-REP2-2024", "TestX-REP3-2024", "TestX-GONE-2024"]
+    given = [summaries["TestX-REP1-2024"], summaries["TestX-REP3-2024"]]
+    with pytest.raises(
+        AirflowFailException,
+        match=r"2 course\(s\) not ingested: TestX-REP2-2024, TestX-GONE-2024; 1 partial: TestX-REP3-2024",
+    ):
+        summarize_ingestion(given, keys)
     messages = [record.getMessage() for record in caplog.records]
-    assert "  file A-B-C-auth_user-prod.sql: read 3, loaded 2, rejected 1" in messages
-    assert "1 of 2 course(s) ingested, 2 documents loaded, 1 records rejected" in messages
-    assert any("course D-E-F was not ingested" in message for message in messages)
+    assert "  file TestX-REP1-2024-auth_user-prod.sql: read 2, loaded 2, rejected 0" in messages
+    assert any(
+        m.startswith(
+            "  file TestX-REP3-2024-auth_user-prod.sql: read 6, loaded 0, rejected 3; REJECTED WHOLE: 3 of 6"
+        )
+        for m in messages
+    )
+    assert "2 of 4 course(s) ingested (1 partial), 2 documents loaded, 3 records rejected" in messages
+    assert any("course TestX-GONE-2024 was not ingested" in message for message in messages)
 
 
 def _data_rows(path: Path) -> int:
@@ -92,7 +136,7 @@ def test_ingestion_dag_loads_every_course_and_is_idempotent(tmp_path, mongo_clie
         for course, name in zip(inventory.courses, databases, strict=True):
             counts = counts_after_first[name]
             for package_file in course.files:
-                collection = collection_for_table(package_file.table) if package_file.table else None
+                collection = TABLE_COLLECTIONS.get(package_file.table or "")
                 if collection:
                     assert counts[collection] == _data_rows(package_file.path), (name, package_file.path.name)
             assert counts["course_structure"] > 0 and counts["forum"] > 0

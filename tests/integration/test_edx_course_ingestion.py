@@ -9,26 +9,29 @@ from pathlib import Path
 
 import pytest
 
-import analytics.operators.edx as edx_operators
-from analytics.edx.naming import course_database_name, parse_course_key
-from analytics.edx.package import discover_package
-from analytics.operators.edx import (
+import analytics.edx.ingestion as edx_ingestion
+from analytics.edx.ingestion import (
     ERRORS_COLLECTION,
     STATUS_COLLECTION,
     CourseIngestionSummary,
+    IngestionSettings,
     ingest_course_package,
 )
-from analytics.stores.mongo import MongoBatchWriter
+from analytics.edx.naming import course_database_name, parse_course_key
+from analytics.edx.package import discover_package
+from analytics.stores.mongo import RUN_FIELD, MongoBatchWriter
 
 SAMPLE_PACKAGE = "edx-analytics-pipeline/obfuscation_state"
 HEADER_ENROLLMENT = "id\tuser_id\tcourse_id\tcreated\tis_active\tmode\n"
 HEADER_USER = "id\tusername\tfirst_name\tlast_name\temail\tis_staff\tis_active\tdate_joined\n"
 
 
-def _ingest(directory: Path, client, **options) -> CourseIngestionSummary:
+def _ingest(directory: Path, client, threshold: float = 1.0, **options) -> CourseIngestionSummary:
+    """Ingest the package's one course in batches of 2; the threshold is off (1.0) unless a test sets it."""
     inventory = discover_package(directory)
     assert len(inventory.courses) == 1, inventory
-    summary = ingest_course_package(inventory.courses[0], client, batch_size=2, **options)
+    settings = IngestionSettings(batch_size=2, rejection_threshold=threshold, **options)
+    summary = ingest_course_package(inventory.courses[0], client, settings)
     _assert_every_record_is_accounted_for(summary)
     return summary
 
@@ -36,23 +39,32 @@ def _ingest(directory: Path, client, **options) -> CourseIngestionSummary:
 def _assert_every_record_is_accounted_for(summary: CourseIngestionSummary) -> None:
     """Nothing lost: per file, read == loaded + rejected, and the totals agree with the summary."""
     for name, counts in summary.files.items():
-        assert counts.read == counts.loaded + counts.rejected, (name, counts)
-    assert sum(counts.loaded for counts in summary.files.values()) == sum(summary.loaded.values())
-    assert sum(counts.rejected for counts in summary.files.values()) == sum(summary.rejected.values())
+        assert counts["read"] == counts["loaded"] + counts["rejected"], (name, counts)
+        assert sum(counts["rejected_by_reason"].values()) == counts["rejected"], (name, counts)
+    accepted = [counts for counts in summary.files.values() if counts["outcome"] == "replaced"]
+    assert sum(counts["loaded"] for counts in accepted) == sum(summary.loaded.values())
+    assert sum(counts["rejected"] for counts in summary.files.values()) == sum(summary.rejected.values())
 
 
 def _contents(database) -> dict[str, list]:
-    """Every collection's documents, ``_id`` included, in a stable order (the status without its times)."""
+    """Every collection's documents, ``_id`` included, in a stable order, without what names the run.
+
+    The run stamp of each document and the status's times and run id differ from run to run by design.
+    """
+    run_fields = ("started_at", "finished_at", "run", RUN_FIELD)
     result = {}
     for name in sorted(database.list_collection_names()):
         documents = [
-            {key: value for key, value in document.items() if key not in ("started_at", "finished_at")}
-            if name == STATUS_COLLECTION
-            else document
+            {key: value for key, value in document.items() if key not in run_fields}
             for document in database[name].find({})
         ]
         result[name] = sorted(documents, key=repr)
     return result
+
+
+def _counts(summary: CourseIngestionSummary, file_name: str) -> tuple[int, int, int]:
+    record = summary.files[file_name]
+    return record["read"], record["loaded"], record["rejected"]
 
 
 def _status(database) -> dict:
@@ -94,10 +106,10 @@ def test_real_sample_package_loads(samples_dir, tmp_path, mongo_client, course_d
     }
     assert summary.rejected == {"missing child": 1}
     structure_file = "edX-DemoX-Demo_Course-course_structure-acceptance.json"
-    assert summary.files[structure_file] == edx_operators.FileCounts(read=2, loaded=1, rejected=1)
-    assert summary.files["edX-DemoX-Demo_Course-auth_user-acceptance.sql"] == edx_operators.FileCounts(
-        4, 4, 0
-    )
+    assert _counts(summary, structure_file) == (2, 1, 1)
+    assert _counts(summary, "edX-DemoX-Demo_Course-auth_user-acceptance.sql") == (4, 4, 0)
+    assert summary.dropped_columns == {"auth_user.password": 4}
+    assert all("password" not in document for document in database["user"].find({}))
     skipped_tables = sorted(name.split("-")[3] for name in summary.skipped_files)
     assert "wiki_article" in skipped_tables and "user_api_usercoursetag" in skipped_tables
     honor = database["user"].find_one({"username": "honor"})
@@ -154,7 +166,9 @@ def test_bad_input_is_reported_and_the_rest_loads(tmp_path, mongo_client, course
     assert summary.loaded["user"] == 2  # ana and cid
     assert summary.loaded["enrollment"] == 2
     assert summary.loaded["course_structure"] == 2
-    assert summary.loaded["certificates"] == 0
+    assert "certificates" not in summary.loaded  # 0 bytes: rejected whole
+    assert summary.kept["certificates"].startswith("TestX-BAD101-2024_T1-certificates_generatedcertificate")
+    assert summary.state == "partial" and _status(database)["state"] == "partial"
     assert summary.skipped_files == [
         "TestX-BAD101-2024_T1-some_new_table-prod-analytics.sql (table 'some_new_table' is not ingested)"
     ]
@@ -182,7 +196,8 @@ def test_running_twice_leaves_the_same_collections(tmp_path, mongo_client, cours
     second = _ingest(package, mongo_client)
     after_second = _contents(database)
 
-    assert first == second
+    assert first.run != second.run  # each attempt stamps its own documents
+    assert {**first.as_xcom(), "run": None} == {**second.as_xcom(), "run": None}
     assert after_first == after_second
     assert sum(len(documents) for documents in after_first.values()) > 0
     assert sorted(document["_id"] for document in after_first["user"]) == [1, 3]
@@ -192,18 +207,22 @@ def test_running_twice_leaves_the_same_collections(tmp_path, mongo_client, cours
     }
 
 
-def test_collections_without_a_file_are_dropped_on_rerun(tmp_path, mongo_client, course_database):
+def test_a_table_missing_from_a_newer_package_keeps_its_collection(tmp_path, mongo_client, course_database):
     package = tmp_path / "bad"
     _write_bad_package(package)
     database = course_database("course-v1:TestX+BAD101+2024_T1")
     _ingest(package, mongo_client)
-    assert "enrollment" in database.list_collection_names()
+    before = sorted(database["enrollment"].find({}), key=repr)
+    assert len(before) == 2
 
     next(package.glob("*student_courseenrollment*")).unlink()
     summary = _ingest(package, mongo_client)
 
     assert "enrollment" not in summary.loaded
-    assert database["enrollment"].count_documents({}) == 0
+    assert sorted(database["enrollment"].find({}), key=repr) == before
+    assert summary.kept["enrollment"] == edx_ingestion.NO_FILE_IN_PACKAGE
+    status = _status(database)
+    assert status["state"] == "partial" and status["kept"]["enrollment"] == edx_ingestion.NO_FILE_IN_PACKAGE
 
 
 def test_large_table_streams_in_batches(tmp_path, mongo_client, course_database):
@@ -223,7 +242,7 @@ def test_large_table_streams_in_batches(tmp_path, mongo_client, course_database)
     database = course_database("course-v1:TestX+BIG101+2024_T1")
     inventory = discover_package(package)
 
-    summary = ingest_course_package(inventory.courses[0], mongo_client, batch_size=500)
+    summary = ingest_course_package(inventory.courses[0], mongo_client, IngestionSettings(batch_size=500))
 
     assert summary.loaded == {"courseware_studentmodule": rows}
     assert database["courseware_studentmodule"].count_documents({"student_id": 7}) == rows // 50
@@ -311,11 +330,12 @@ def test_duplicate_ids_are_rejected_naming_file_line_and_id(tmp_path, mongo_clie
 
     summary = _ingest(package, mongo_client)
 
-    assert summary.loaded == {"user": 3, "forum": 2, "user_id_map": 0}
+    assert summary.loaded == {"user": 3, "forum": 2}
+    assert "user_id_map" in summary.kept  # a duplicate column rejects the file whole
     assert summary.rejected == {"duplicate id": 3, "duplicate column": 1}
-    assert summary.files["TestX-DUP101-2024_T1-auth_user-prod.sql"] == edx_operators.FileCounts(5, 3, 2)
-    assert summary.files["TestX-DUP101-2024_T1-prod.mongo"] == edx_operators.FileCounts(3, 2, 1)
-    assert summary.files["TestX-DUP101-2024_T1-user_id_map-prod.sql"] == edx_operators.FileCounts(1, 0, 1)
+    assert _counts(summary, "TestX-DUP101-2024_T1-auth_user-prod.sql") == (5, 3, 2)
+    assert _counts(summary, "TestX-DUP101-2024_T1-prod.mongo") == (3, 2, 1)
+    assert _counts(summary, "TestX-DUP101-2024_T1-user_id_map-prod.sql") == (1, 0, 1)
     assert sorted(document["username"] for document in database["user"].find({})) == ["ana", "bob", "cid"]
     errors = sorted(
         (error["file"].split("-")[3], error["line"], error["field"], error["reason"], error["detail"])
@@ -347,11 +367,13 @@ def test_a_failure_midway_keeps_the_rejections_and_marks_the_status_failed(
         raise RuntimeError("disk gone")
         yield  # a generator, like the real reader
 
-    monkeypatch.setattr(edx_operators, "iter_forum_documents", failing_forum_reader)
+    monkeypatch.setattr(edx_ingestion, "iter_forum_documents", failing_forum_reader)
     course = discover_package(package).courses[0]
 
     with pytest.raises(RuntimeError, match="disk gone"):
-        ingest_course_package(course, mongo_client, batch_size=1000)  # rejections stay buffered until the end
+        ingest_course_package(
+            course, mongo_client, IngestionSettings(batch_size=1000, rejection_threshold=1.0)
+        )
 
     assert states_seen == ["running"]
     reasons = sorted(error["reason"] for error in database[ERRORS_COLLECTION].find({}))
@@ -364,32 +386,41 @@ def test_a_failure_midway_keeps_the_rejections_and_marks_the_status_failed(
     status = _status(database)
     assert status["state"] == "failed" and status["finished_at"] is not None
     assert status["error"] == "RuntimeError: disk gone"
-    assert status["loaded"] == {"user": 2, "certificates": 0, "course_structure": 2}
+    assert status["loaded"] == {"user": 2, "course_structure": 2}
+    assert status["kept"] == {"certificates": summary_kept_certificates(package)}
     assert sum(status["rejected"].values()) == 4
     assert {entry["file"].split("-")[3] for entry in status["files"]} == {
         "auth_user",
         "certificates_generatedcertificate",
         "course_structure",
+        "prod.mongo",  # the forum, whose reader failed on its first record
     }
 
 
-def test_progress_is_logged_per_file_with_rows_so_far_and_rate(
+def summary_kept_certificates(package: Path) -> str:
+    name = next(package.glob("*certificates*")).name
+    return f"{name} rejected whole: {name}: empty file (no header line)"
+
+
+def test_progress_is_logged_per_file_with_records_rate_and_eta(
     tmp_path, mongo_client, course_database, caplog
 ):
     package = tmp_path / "bad"
     _write_bad_package(package)
     course_database("course-v1:TestX+BAD101+2024_T1")
-    caplog.set_level(logging.INFO, logger="analytics.operators.edx")
+    caplog.set_level(logging.INFO, logger="analytics.edx.ingestion")
 
-    _ingest(package, mongo_client, progress_every=2)
+    _ingest(package, mongo_client, progress_every_seconds=0)  # a line for every record
 
     messages = [record.getMessage() for record in caplog.records]
     user_file = "TestX-BAD101-2024_T1-auth_user-prod-analytics.sql"
-    so_far = [message for message in messages if message.startswith(f"{user_file}: ") and "so far" in message]
-    assert [message.split(" (")[0] for message in so_far] == [
-        f"{user_file}: 2 records read so far, 0 written, 1 rejected",
-        f"{user_file}: 4 records read so far, 2 written, 2 rejected",
+    checking = [m for m in messages if m.startswith(f"{user_file} (checking): ") and "done" not in m]
+    assert [m.split(",")[0] for m in checking] == [
+        f"{user_file} (checking): {n} records" for n in (1, 2, 3, 4)
     ]
-    assert all(message.endswith(" records/s)") for message in so_far)
-    final = [message for message in messages if message.startswith(f"{user_file}: 4 records read in ")]
-    assert len(final) == 1 and final[0].endswith("2 loaded into TestX_BAD101_2024_T1.user, 2 rejected")
+    writing = [m for m in messages if m.startswith(f"{user_file}: ") and " of 4 records" in m]
+    assert [m.split(" (")[0] for m in writing] == [f"{user_file}: {n} of 4 records" for n in (1, 2, 3, 4)]
+    assert all(" records/s, " in m and "ETA" in m and "rejected" in m for m in writing)
+    final = [m for m in messages if m.startswith(f"{user_file}: done, 4 records in ")]
+    assert len(final) == 1 and "2 written, 2 rejected" in final[0]
+    assert final[0].endswith("loaded into TestX_BAD101_2024_T1.user, 0 earlier documents removed")

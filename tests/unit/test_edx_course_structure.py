@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from analytics.core.accounting import Rejection
 from analytics.edx.course_structure import flatten_course_structure, short_block_id
-from analytics.rejections import Rejection
 from tests.samples import edx_sample
 
 
@@ -121,7 +121,9 @@ def test_a_missing_child_is_reported_and_dropped_while_the_rest_loads() -> None:
     raw = {**STRUCTURE, SEQUENTIAL_2: block("sequential", [absent], "Lesson 2")}
     result = flatten_course_structure(raw, "structure.json")
     assert result.rejections == [
-        Rejection("structure.json", None, "missing child", detail=f"{SEQUENTIAL_2} -> {absent}")
+        Rejection(
+            "structure.json", None, "missing child", detail=f"{SEQUENTIAL_2} -> {absent}", quality_only=True
+        )
     ]
     assert len(result.blocks) == len(STRUCTURE) - 3
     assert next(document for document in result.blocks if document["_id"] == SEQUENTIAL_2)["children"] == []
@@ -249,6 +251,7 @@ def test_the_real_course_structure_sample_loads_one_chapter_and_reports_one_miss
             None,
             "missing child",
             detail=f"{chapter} -> {key('sequential', 'workflow')}",
+                quality_only=True,
         )
     ]
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from bson import ObjectId
 
+from analytics.core.accounting import Rejection
 from analytics.edx.extended_json import ExtendedJsonError, decode_extended_json, iter_forum_documents
 from analytics.edx.tables import SourceDocument
-from analytics.rejections import Rejection
 from tests.samples import OBFUSCATION_STATE, edx_sample
 
 OBJECT_ID = "cd72760dff103dd383012d3f"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from analytics.core.accounting import Rejection
 from analytics.edx.tables import (
     TABLE_COLLECTIONS,
     TABLE_ID_COLUMNS,
@@ -16,12 +17,13 @@ from analytics.edx.tables import (
     SourceDocument,
     ValueTypeError,
     collection_for_table,
+    credential_columns,
+    is_credential_column,
     iter_table_documents,
     sanitize_keys,
     typed_value,
     unescape_mysql,
 )
-from analytics.rejections import Rejection
 from tests.samples import OBFUSCATION_STATE, edx_sample
 
 STUDENTMODULE_HEADER = (
@@ -243,15 +245,17 @@ def test_a_bad_int_rejects_the_row_naming_the_field(tmp_path: Path) -> None:
     )
     documents = read_table(path, "student_courseenrollment")
     assert documents[0]["user_id"] == 5 and documents[0]["_id"] == 1
-    assert documents[1] == Rejection("t.sql", 3, "bad int", field="user_id", detail="five")
+    assert documents[1] == Rejection(
+        "t.sql", 3, "bad int", field="user_id", detail="five", excerpt="2\tfive\t2015-08-12 23:13:04\t1"
+    )
 
 
 def test_a_row_with_the_wrong_field_count_is_rejected_and_the_rest_loads(tmp_path: Path) -> None:
     path = write_table(tmp_path, "id\tuser_id\n1\t2\n3\t4\t5\n6\n7\t8\n")
     assert read_table(path, "user_id_map") == [
         {"_id": 1, "id": 1, "user_id": 2},
-        Rejection("t.sql", 3, "wrong field count", detail="expected 2 fields, got 3"),
-        Rejection("t.sql", 4, "wrong field count", detail="expected 2 fields, got 1"),
+        Rejection("t.sql", 3, "wrong field count", detail="expected 2 fields, got 3", excerpt="3\t4\t5"),
+        Rejection("t.sql", 4, "wrong field count", detail="expected 2 fields, got 1", excerpt="6"),
         {"_id": 7, "id": 7, "user_id": 8},
     ]
 
@@ -266,7 +270,7 @@ def test_a_line_that_is_not_utf8_is_rejected_and_the_rest_loads(tmp_path: Path) 
 
 def test_an_empty_file_is_one_rejection(tmp_path: Path) -> None:
     path = write_table(tmp_path, b"")
-    assert read_table(path, "auth_user") == [Rejection("t.sql", None, "empty file", detail="no header line")]
+    assert read_table(path, "auth_user") == [Rejection("t.sql", None, "empty file", detail="no header line", whole_file=True)]
 
 
 def test_a_header_only_file_has_no_rows(tmp_path: Path) -> None:
@@ -285,7 +289,7 @@ def test_blank_trailing_lines_are_ignored_but_a_blank_middle_line_is_not(tmp_pat
     path = write_table(tmp_path, "id\tname\n1\ta\n\n2\tb\n\n\n")
     assert read_table(path, "auth_user") == [
         {"_id": 1, "id": 1, "name": "a"},
-        Rejection("t.sql", 3, "wrong field count", detail="expected 2 fields, got 1"),
+        Rejection("t.sql", 3, "wrong field count", detail="expected 2 fields, got 1", excerpt=""),
         {"_id": 2, "id": 2, "name": "b"},
     ]
 
@@ -411,7 +415,7 @@ def test_a_file_without_its_key_column_and_a_table_without_a_key_get_file_and_li
 def test_a_row_whose_key_is_null_is_rejected_as_missing_id(tmp_path: Path) -> None:
     path = write_table(tmp_path, "id\tusername\nNULL\tana\n2\tbob\n")
     assert read_table(path, "auth_user") == [
-        Rejection("t.sql", 2, "missing id", field="id", detail="NULL key"),
+        Rejection("t.sql", 2, "missing id", field="id", detail="NULL key", excerpt="NULL\tana"),
         {"_id": 2, "id": 2, "username": "bob"},
     ]
 
@@ -450,3 +454,33 @@ def test_real_sample_rows_take_their_id_column_as_id() -> None:
         documents = read_table(sample_table(table), table)
         assert [document["_id"] for document in documents] == [document["id"] for document in documents]
         assert len({document["_id"] for document in documents}) == len(documents)
+
+
+@pytest.mark.parametrize(
+    ("column", "credential"),
+    [
+        ("password", True),
+        ("PASSWORD", True),
+        ("old_password_hash", True),
+        ("api_key", True),
+        ("activation_key", True),
+        ("auth_token", True),
+        ("client_secret", True),
+        ("username", False),
+        ("hash_id", False),  # user_id_map's anonymous id, not a credential
+        ("key", False),  # certificates' verification key is a public code
+        ("email", False),
+    ],
+)
+def test_credential_columns_are_recognised_by_name(column: str, credential: bool) -> None:
+    assert is_credential_column(column) is credential
+
+
+def test_credential_columns_are_dropped_from_every_row(tmp_path: Path) -> None:
+    path = write_table(tmp_path, b"id\tusername\tpassword\n1\tana\tpbkdf2_sha256$secret\n2\tbob\t!\n")
+    documents = read_table(path, "auth_user")
+    assert documents == [
+        {"_id": 1, "id": 1, "username": "ana"},
+        {"_id": 2, "id": 2, "username": "bob"},
+    ]
+    assert credential_columns(path) == ["password"]

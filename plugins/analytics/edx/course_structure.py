@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from analytics.core.accounting import Rejection
 from analytics.edx.tables import sanitize_keys
-from analytics.rejections import Rejection
 
 SPLICED_CATEGORIES = frozenset({"conditional", "wrapper"})
 PARENT_DATA_LEVELS = ("chapter", "sequential", "vertical")
@@ -129,7 +129,7 @@ def _block_from_blocks_api(key: str, entry: dict[str, Any]) -> CourseBlock:
 
 def _missing_child_rejections(blocks: dict[str, CourseBlock], source: str) -> list[Rejection]:
     return [
-        Rejection(source, None, "missing child", detail=f"{block.key} -> {child}")
+        Rejection(source, None, "missing child", detail=f"{block.key} -> {child}", quality_only=True)
         for block in blocks.values()
         for child in block.children
         if child not in blocks

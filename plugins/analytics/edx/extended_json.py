@@ -19,8 +19,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from analytics.core.accounting import Rejection, excerpt
 from analytics.edx.tables import SourceDocument
-from analytics.rejections import Rejection
 
 
 class ExtendedJsonError(ValueError):
@@ -76,19 +76,33 @@ def _line_to_document(file_name: str, line_number: int, raw_line: bytes) -> Sour
     try:
         text = raw_line.decode("utf-8")
     except UnicodeDecodeError as error:
-        return Rejection(file_name, line_number, "not UTF-8", detail=str(error))
+        return Rejection(file_name, line_number, "not UTF-8", detail=str(error), excerpt=excerpt(raw_line))
     try:
         value = json.loads(text)
     except ValueError as error:
-        return Rejection(file_name, line_number, "bad JSON", detail=str(error))
+        return Rejection(file_name, line_number, "bad JSON", detail=str(error), excerpt=excerpt(raw_line))
     if not isinstance(value, dict):
-        return Rejection(file_name, line_number, "not a JSON object", detail=type(value).__name__)
+        return Rejection(
+            file_name,
+            line_number,
+            "not a JSON object",
+            detail=type(value).__name__,
+            excerpt=excerpt(raw_line),
+        )
     try:
         document = decode_extended_json(value)
     except ExtendedJsonError as error:
-        return Rejection(file_name, line_number, "bad extended JSON", detail=str(error))
+        return Rejection(
+            file_name, line_number, "bad extended JSON", detail=str(error), excerpt=excerpt(raw_line)
+        )
     if not isinstance(document, dict):  # a whole line such as {"$oid": "..."}
-        return Rejection(file_name, line_number, "not a JSON object", detail=type(document).__name__)
+        return Rejection(
+            file_name,
+            line_number,
+            "not a JSON object",
+            detail=type(document).__name__,
+            excerpt=excerpt(raw_line),
+        )
     if "_id" not in document:
         document = {"_id": f"{file_name}:{line_number}", **document}
     return SourceDocument(line_number, document)

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from analytics.rejections import Rejection
+from analytics.core.accounting import Rejection, excerpt
 
 TABLE_COLLECTIONS = {
     "auth_user": "user",
@@ -92,6 +92,21 @@ TABLE_ID_COLUMNS: dict[str, tuple[str, ...]] = {
     "user_id_map": ("id", "user_id"),
 }
 
+# Columns holding credential material (password hashes, secrets, tokens, keys) are never stored:
+# the reader drops them from every row. A column is one when its lower-case name contains any of
+# these words; auth_user.password is the one edX packages carry today.
+CREDENTIAL_COLUMN_WORDS = (
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "activation_key",
+    "session_key",
+    "private_key",
+)
+
 _NULL_MARKERS = ("NULL", "\\N")  # batch-mode NULL, and SELECT ... INTO OUTFILE's NULL
 _MYSQL_ESCAPES = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r", "0": "\x00"}
 _MYSQL_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
@@ -128,6 +143,21 @@ def collection_for_table(table: str) -> str | None:
 def id_column_for(table: str, columns: list[str]) -> str | None:
     """The column whose value is the ``_id`` of the table's rows, or None: ids are then file:line."""
     return next((column for column in TABLE_ID_COLUMNS.get(table, ()) if column in columns), None)
+
+
+def is_credential_column(column: str) -> bool:
+    """True for a column of credential material (see CREDENTIAL_COLUMN_WORDS), which is never stored."""
+    name = column.lower()
+    return any(word in name for word in CREDENTIAL_COLUMN_WORDS)
+
+
+def credential_columns(path: Path) -> list[str]:
+    """The credential columns in a table export's header (dropped from every row); [] when unreadable."""
+    with path.open("rb") as lines:
+        header = _decode_header(path.name, lines.readline())
+    if isinstance(header, Rejection):
+        return []
+    return [column for column in map(_sanitize_key, header) if is_credential_column(column)]
 
 
 def unescape_mysql(text: str) -> str:
@@ -239,7 +269,7 @@ def iter_table_documents(path: Path, table: str) -> Iterator[SourceDocument | Re
     with path.open("rb") as lines:
         header_line = lines.readline()
         if not header_line:
-            yield Rejection(file_name, None, "empty file", detail="no header line")
+            yield Rejection(file_name, None, "empty file", detail="no header line", whole_file=True)
             return
         header = _decode_header(file_name, header_line)
         if isinstance(header, Rejection):
@@ -267,9 +297,18 @@ def _decode_header(file_name: str, header_line: bytes) -> list[str] | Rejection:
     try:
         header_text = _strip_line_end(header_line).decode("utf-8-sig")  # tolerate a byte-order mark
     except UnicodeDecodeError:
-        return Rejection(file_name, 1, "not UTF-8", detail="header line; no row can be read")
+        return Rejection(
+            file_name,
+            1,
+            "not UTF-8",
+            detail="header line; no row can be read",
+            excerpt=excerpt(header_line),
+            whole_file=True,
+        )
     if not header_text.strip():
-        return Rejection(file_name, 1, "blank header", detail="header line is blank; no row can be read")
+        return Rejection(
+            file_name, 1, "blank header", detail="header line is blank; no row can be read", whole_file=True
+        )
     return header_text.split("\t")
 
 
@@ -290,7 +329,7 @@ def _duplicate_column(
                 f"header columns {earlier + 1} ({header[earlier]!r}) and {position + 1} ({header[position]!r}) "
                 f"are both {column!r}; none of the file's {rows} rows is loaded"
             )
-            return Rejection(file_name, 1, "duplicate column", field=column, detail=detail)
+            return Rejection(file_name, 1, "duplicate column", field=column, detail=detail, whole_file=True)
         first_position[column] = position
     return None
 
@@ -305,6 +344,7 @@ class _RowReader:
         self.columns = columns
         self.schema = schema
         self.id_column = id_column
+        self.dropped_columns = frozenset(column for column in columns if is_credential_column(column))
         self._parsers = [_PARSERS.get(schema.get(column) or "") for column in columns]
 
     def read(self, line_number: int, raw_line: bytes) -> SourceDocument | Rejection:
@@ -312,20 +352,35 @@ class _RowReader:
         try:
             fields = raw_line.decode("utf-8").split("\t")
         except UnicodeDecodeError as error:
-            return Rejection(file_name, line_number, "not UTF-8", detail=str(error))
+            return Rejection(
+                file_name, line_number, "not UTF-8", detail=str(error), excerpt=excerpt(raw_line)
+            )
         if len(fields) != len(self.columns):
             detail = f"expected {len(self.columns)} fields, got {len(fields)}"
-            return Rejection(file_name, line_number, "wrong field count", detail=detail)
+            return Rejection(
+                file_name, line_number, "wrong field count", detail=detail, excerpt=excerpt(raw_line)
+            )
         document: dict[str, Any] = {}
         for column, parser, raw in zip(self.columns, self._parsers, fields, strict=True):
+            if column in self.dropped_columns:
+                continue
             try:
                 document[column] = _typed_value(raw, parser)
             except ValueTypeError as error:
-                return Rejection(file_name, line_number, error.reason, field=column, detail=raw)
+                return Rejection(
+                    file_name, line_number, error.reason, field=column, detail=raw, excerpt=excerpt(raw_line)
+                )
         if self.id_column is None:
             return SourceDocument(line_number, {"_id": f"{file_name}:{line_number}", **document})
         if document[self.id_column] is None:
-            return Rejection(file_name, line_number, "missing id", field=self.id_column, detail="NULL key")
+            return Rejection(
+                file_name,
+                line_number,
+                "missing id",
+                field=self.id_column,
+                detail="NULL key",
+                excerpt=excerpt(raw_line),
+            )
         return SourceDocument(line_number, {"_id": document[self.id_column], **document})
 
 

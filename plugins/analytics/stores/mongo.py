@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 DUPLICATE_KEY_ERROR = 11000
 DEFAULT_BATCH_SIZE = 1000
+MODES = ("insert", "upsert", "stamped")
 
 # Called once per document whose _id was already taken: the document and the origin it was added with.
 DuplicateHandler = Callable[[dict, Any], None]
@@ -69,13 +70,14 @@ class MongoBatchWriter:
         batch_size: int = DEFAULT_BATCH_SIZE,
         on_duplicate: DuplicateHandler | None = None,
     ) -> None:
-        if mode not in ("insert", "upsert"):
-            raise ValueError(f"mode must be 'insert' or 'upsert', not {mode!r}")
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
         self.collection = collection
         self.mode = mode
         self.batch_size = batch_size
         self.on_duplicate = on_duplicate
         self.counts = WriteCounts()
+        self.stamp: str | None = None  # mode "stamped": the run written into RUN_FIELD (SafeReplacement)
         self._batch: list[dict] = []
         self._origins: list[Any] = []
 
@@ -108,6 +110,8 @@ class MongoBatchWriter:
         self._batch, self._origins = [], []
         if self.mode == "insert":
             self._insert(batch, origins)
+        elif self.mode == "stamped":
+            self._stamped_upsert(batch, origins)
         else:
             self._upsert(batch)
 
@@ -128,6 +132,51 @@ class MongoBatchWriter:
                 for write_error in write_errors:  # "index" is the document's position in the batch
                     self.on_duplicate(batch[write_error["index"]], origins[write_error["index"]])
 
+    def _stamped_upsert(self, batch: list[dict], origins: list[Any]) -> None:
+        """Write the batch stamped with ``self.stamp``: new ids inserted, older versions replaced by ``_id``.
+
+        One indexed lookup tells which ids exist and who wrote them; an id already written with this
+        stamp, or twice in the batch, is a duplicate. Filters stay on ``_id`` alone, which both
+        MongoDB and the local server answer from the primary index.
+        """
+        from pymongo import ReplaceOne
+
+        stamp = self.stamp
+        ids = [document["_id"] for document in batch]
+        written_by = {
+            found["_id"]: found.get(RUN_FIELD)
+            for found in self.collection.find({"_id": {"$in": ids}}, {RUN_FIELD: 1})
+        }
+        new: list[dict] = []
+        new_origins: list[Any] = []
+        replacements = []
+        seen: set[Any] = set()
+        for document, origin in zip(batch, origins, strict=True):
+            key = document["_id"]
+            if key in seen or (key in written_by and written_by[key] == stamp):
+                self._duplicate(document, origin)
+                continue
+            seen.add(key)
+            stamped = {**document, RUN_FIELD: stamp}
+            if key in written_by:
+                replacements.append(ReplaceOne({"_id": key}, stamped))
+            else:
+                new.append(stamped)
+                new_origins.append(origin)
+        if replacements:
+            result = self.collection.bulk_write(replacements, ordered=False)
+            self.counts.replaced += result.matched_count
+        if new:
+            before = self.counts.inserted
+            self._insert(new, new_origins)
+            self.counts.upserted += self.counts.inserted - before
+            self.counts.inserted = before
+
+    def _duplicate(self, document: dict, origin: Any) -> None:
+        self.counts.duplicates += 1
+        if self.on_duplicate is not None:
+            self.on_duplicate(document, origin)
+
     def _upsert(self, batch: list[dict]) -> None:
         from pymongo import ReplaceOne
 
@@ -137,25 +186,77 @@ class MongoBatchWriter:
         self.counts.replaced += result.matched_count
 
 
-@contextmanager
-def collection_replacement(
-    collection: Collection,
-    indexes: Iterable[str | list[tuple[str, int]]] = (),
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    on_duplicate: DuplicateHandler | None = None,
-) -> Iterator[MongoBatchWriter]:
-    """Drop a collection and yield an insert writer into it; on a clean exit, create ``indexes``.
+RUN_FIELD = "_ingestion_run"  # which run wrote a document; see SafeReplacement
 
-    Running it twice with the same documents leaves the same collection: the idempotent write
-    for data that is owned whole by one task (a course's tables, for instance).
+
+def not_written_by(run: str) -> dict:
+    """A filter for documents not stamped by ``run``, those without a stamp included.
+
+    ``{RUN_FIELD: {"$ne": run}}`` alone means the same on MongoDB, but the local server's updates
+    and deletes do not match documents that lack the field with ``$ne`` (README, compatibility).
     """
-    collection.drop()
-    with MongoBatchWriter(
-        collection, mode="insert", batch_size=batch_size, on_duplicate=on_duplicate
-    ) as writer:
-        yield writer
-    for keys in indexes:
-        collection.create_index(keys)
+    return {"$or": [{RUN_FIELD: {"$exists": False}}, {RUN_FIELD: {"$ne": run}}]}
+
+
+class SafeReplacement:
+    """Replace a collection's contents without readers ever seeing less than they had.
+
+    The local MongoDB server cannot rename collections, so nothing is written elsewhere and
+    swapped in: each new document is written over the old one with the same ``_id`` (or added),
+    stamped ``RUN_FIELD = run``, and only :meth:`commit`, called once the source was read to the
+    end and accepted, deletes the documents of earlier runs that the new set does not hold.
+    Until then readers see every previous document (in its old or new version). A run that
+    stops before :meth:`commit` (a crash, a file rejected whole) deletes nothing; the next run,
+    with its own ``run``, writes the full set again. ``run`` must be unique per attempt.
+
+    A second document with an ``_id`` already written in this run is a duplicate, not an
+    overwrite: the filter ``{_id, not written by run}`` does not match it, so the upsert's
+    insert fails with a duplicate key and ``on_duplicate`` is called, as with ``insert_many``.
+    """
+
+    def __init__(
+        self,
+        collection: Collection,
+        run: str,
+        indexes: Iterable[str | list[tuple[str, int]]] = (),
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        on_duplicate: DuplicateHandler | None = None,
+    ) -> None:
+        if not run:
+            raise ValueError("a replacement needs a non-empty run stamp")
+        self.collection = collection
+        self.run = run
+        self.indexes = list(indexes)
+        self.writer = MongoBatchWriter(
+            collection, mode="stamped", batch_size=batch_size, on_duplicate=on_duplicate
+        )
+        self.writer.stamp = run
+        self.removed = 0
+        self.committed = False
+
+    def __enter__(self) -> SafeReplacement:
+        self.collection.create_index(RUN_FIELD)
+        return self
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        self.writer.__exit__(exc_type, exc, traceback)
+
+    def add(self, document: dict, origin: Any = None) -> None:
+        self.writer.add(document, origin)
+
+    @property
+    def written(self) -> int:
+        """Documents written in this run (new or over an old version), duplicates excluded."""
+        return self.writer.counts.upserted + self.writer.counts.replaced
+
+    def commit(self) -> int:
+        """Flush, delete the documents of earlier runs, create the indexes; returns the documents removed."""
+        self.writer.flush()
+        self.removed = self.collection.delete_many(not_written_by(self.run)).deleted_count
+        for keys in self.indexes:
+            self.collection.create_index(keys)
+        self.committed = True
+        return self.removed
 
 
 def replace_document(collection: Collection, document: dict) -> None:

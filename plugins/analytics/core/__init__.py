@@ -1,0 +1,1 @@
+"""The shared kit every DAG family uses: accounting, progress logging, configuration loading."""
