@@ -2,6 +2,7 @@
 
 Never imported: tests/dags/test_dag_integrity.py parses it to prove the parse-time I/O check.
 The task, the lambda and the operator's execute build the same clients: they run in a worker.
+``analytics.testing`` does not exist: it stands for any module that re-exports a client class.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from airflow.sdk import BaseHook, BaseOperator, dag, task
 from pymongo import MongoClient
 
 from analytics.engagement.config import load_engagement_config
+from analytics.testing import MongoClient as ReexportedMongoClient
 
 MONGO = MongoClient("mongodb://127.0.0.1:27017")  # expect io: MongoClient
 S3 = boto3.client("s3")  # expect io: boto3.client
 CONFIG = load_engagement_config()  # expect io: load_engagement_config
+REPLICA = ReexportedMongoClient("mongodb://127.0.0.1:27018")  # expect io: ReexportedMongoClient
 
 
 class CountRowsOperator(BaseOperator):
