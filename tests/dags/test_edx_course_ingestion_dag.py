@@ -154,3 +154,31 @@ def test_ingestion_dag_loads_every_course_and_is_idempotent(tmp_path, mongo_clie
     finally:
         for name in databases:
             mongo_client.drop_database(name)
+
+
+def test_a_file_rejected_whole_fails_its_course_after_the_rest_and_the_report_shows_it(
+    tmp_path, mongo_client, airflow_metadata_db
+):
+    """`airflow dags test`: the partial course's task fails (no retry), its summary still reaches the report."""
+    package = tmp_path / "package"
+    _package(package / "good", "TestX-DAGOK-2024", users=3)
+    _package(package / "bad", "TestX-DAGBAD-2024", users=2)
+    (package / "bad" / "TestX-DAGBAD-2024-certificates_generatedcertificate-prod.sql").write_bytes(b"")
+    names = [course_database_name(course.course) for course in discover_package(package).courses]
+    for name in names:
+        mongo_client.drop_database(name)
+    try:
+        run = run_dag_test("edx_course_ingestion", "2024-03-05", {"package_dir": str(package)})
+
+        assert run.state == "failed", run.output[-4000:]
+        bad, good = (mongo_client[name] for name in names)  # sorted by course id: DAGBAD, DAGOK
+        assert bad[STATUS_COLLECTION].find_one({"_id": "latest"})["state"] == "partial"
+        assert bad["user"].count_documents({}) == 2  # the course's other files were loaded
+        assert good[STATUS_COLLECTION].find_one({"_id": "latest"})["state"] == "complete"
+        assert "course course-v1:TestX+DAGBAD+2024 is partial: certificates kept" in run.output
+        assert "1 partial: TestX-DAGBAD-2024" in run.output  # the report read the failed task's summary
+        assert "2 of 2 course(s) ingested (1 partial)" in run.output
+        assert "XCom not found" not in run.output
+    finally:
+        for name in names:
+            mongo_client.drop_database(name)
