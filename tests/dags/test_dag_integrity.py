@@ -599,6 +599,13 @@ def test_no_import_errors(dag_bag):
     )
 
 
+def test_dag_files_parse_without_warnings(dag_bag):
+    """Airflow records the warnings each DAG file raises while it parses; there are none."""
+    assert dag_bag.captured_warnings == {}, "\n".join(
+        f"{path}: {warning}" for path, warnings in dag_bag.captured_warnings.items() for warning in warnings
+    )
+
+
 def test_one_dag_per_file_named_after_its_dag_id(dag_bag):
     assert sorted(dag.dag_id for dag in dag_bag.dags.values()) == sorted(path.stem for path in DAG_FILES)
 
