@@ -141,6 +141,15 @@ def test_psycopg_connects_with_exactly_the_parameters_the_programs_get(server: S
     assert {"sslmode", "options", "connect_timeout", "application_name"} <= set(given)
 
 
+def test_a_hook_giving_psycopg2_connections_is_refused(server: Server, monkeypatch) -> None:
+    """The provider falls back to psycopg2 without SQLAlchemy 2; the store's code needs psycopg 3."""
+    from airflow.providers.postgres.hooks import postgres as provider
+
+    monkeypatch.setattr(provider, "USE_PSYCOPG3", False)
+    with pytest.raises(RuntimeError, match="psycopg2 connection: the store needs psycopg 3"):
+        postgres.connect(_connection(monkeypatch, server, server.source))
+
+
 # ---------------------------------------------------------------- sslmode on both sides
 
 
@@ -202,6 +211,17 @@ def test_inherited_pg_variables_never_redirect_the_connection(server: Server, mo
         assert conn.execute("SELECT current_database()").fetchone() == (server.source,)
     postgres.dump_and_restore(source, target, [])
     assert _target_rows(server) == PROBE_ROWS
+
+
+def test_libpq_defaults_from_the_environment_apply_to_both_sides_alike(server: Server, monkeypatch) -> None:
+    """A keyword the connection leaves unset comes from the task's PG* variables for psycopg and the programs."""
+    monkeypatch.setenv("PGOPTIONS", f"-c role={server.nobody}")
+    source = _connection(monkeypatch, server, server.source)
+    target = _connection(monkeypatch, server, server.target)
+    with postgres.connect(source) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == (server.nobody,)
+    with pytest.raises(DumpRestoreError, match=r"pg_dump exit 1(.|\n)*permission denied for table probe"):
+        postgres.dump_and_restore(source, target, [])
 
 
 # ---------------------------------------------------------------- the running programs
