@@ -4,7 +4,7 @@ The DagBag is loaded once per session with connections from ``AIRFLOW_CONN_*`` (
 tests/conftest.py), so parsing needs no secrets and no metadata database. Each DAG has a
 ``doc_md`` that says who owns it, tags from :data:`analytics.dag_defaults.TAGS`, an owner and
 at least two retries on every task, params with a valid JSON-schema type and a description,
-and its file imports in under a second without loading a database driver.
+its file parses without a warning and imports in under a second without loading a database driver.
 
 Two more checks read the source with :mod:`ast` and never run it, so they name the offending
 line even in a file that would not import:
