@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 DUPLICATE_KEY_ERROR = 11000
 DEFAULT_BATCH_SIZE = 1000
-MODES = ("insert", "upsert", "stamped")
+MODES = ("insert", "upsert", "stamped", "stamped_insert")
 
 # Called once per document whose _id was already taken: the document and the origin it was added with.
 DuplicateHandler = Callable[[dict, Any], None]
@@ -112,6 +112,11 @@ class MongoBatchWriter:
             self._insert(batch, origins)
         elif self.mode == "stamped":
             self._stamped_upsert(batch, origins)
+        elif self.mode == "stamped_insert":
+            before = self.counts.inserted
+            self._insert([{**document, RUN_FIELD: self.stamp} for document in batch], origins)
+            self.counts.upserted += self.counts.inserted - before
+            self.counts.inserted = before
         else:
             self._upsert(batch)
 
@@ -235,7 +240,9 @@ class SafeReplacement:
         self.committed = False
 
     def __enter__(self) -> SafeReplacement:
-        self.collection.create_index(RUN_FIELD)
+        if self.collection.find_one({}, {"_id": 1}) is None:
+            # Nothing to write over: plain inserts (duplicates still fail on _id), no lookups.
+            self.writer.mode = "stamped_insert"
         return self
 
     def __exit__(self, exc_type, exc, traceback) -> None:
@@ -252,6 +259,7 @@ class SafeReplacement:
     def commit(self) -> int:
         """Flush, delete the documents of earlier runs, create the indexes; returns the documents removed."""
         self.writer.flush()
+        self.collection.create_index(RUN_FIELD)  # built once, after the writes, for the delete
         self.removed = self.collection.delete_many(not_written_by(self.run)).deleted_count
         for keys in self.indexes:
             self.collection.create_index(keys)
