@@ -44,14 +44,14 @@ stack-test: setup
 down:  ## stop both stacks (only the processes they started)
 	@$(STACK) down; $(STACK) --profile test down
 
-$(DEMO_DIR)/manifest.json: scripts/generate_demo_data.py | setup
-	$(BIN)/python scripts/generate_demo_data.py $(DEMO_ARGS) --out $(DEMO_DIR)
+$(DEMO_DIR)/manifest.json: $(wildcard scripts/demo_data/*.py) | setup
+	$(BIN)/python -m scripts.demo_data edx $(DEMO_ARGS) --out $(DEMO_DIR)
 
 demo-data: $(DEMO_DIR)/manifest.json  ## generate the demo data set (deterministic)
 
 run: stack demo-data  ## run every DAG on the demo stack and print a summary
 	@set -a; source .local/env; set +a; \
-	  $(BIN)/python scripts/generate_demo_data.py engagement $(ENGAGEMENT_ARGS) > .local/logs/engagement-data.log; \
+	  $(BIN)/python -m scripts.demo_data engagement $(ENGAGEMENT_ARGS) > .local/logs/engagement-data.log; \
 	  $(BIN)/python scripts/run_demo.py
 
 ui: stack demo-data  ## start `airflow standalone` against the demo stack (login admin / admin, local only)

@@ -57,7 +57,8 @@ from analytics.operators.engagement import (  # noqa: E402
     load_events,
 )
 from analytics.stores import postgres  # noqa: E402
-from scripts.generate_engagement_data import GenerationPlan, write_dataset  # noqa: E402
+from scripts.demo_data.engagement import write_dataset  # noqa: E402
+from scripts.demo_data.engagement_rows import GenerationPlan  # noqa: E402
 
 RESULTS_PATH = REPO / ".local" / "bench" / "results.json"
 EXPLAIN_DIR = RESULTS_PATH.parent / "explain"

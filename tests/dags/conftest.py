@@ -53,10 +53,12 @@ def airflow_metadata_db():
 def generate_demo_data(
     out: Path, *, seed: int = 7, courses: int = 2, days: int = 2, events_per_day: int = 60
 ) -> Path:
-    """Run the demo-data generator into ``out`` (small sizes, deterministic)."""
+    """Run the demo-data generator's ``edx`` source into ``out`` (small sizes, deterministic)."""
     command = [
         sys.executable,
-        str(REPO / "scripts" / "generate_demo_data.py"),
+        "-m",
+        "scripts.demo_data",
+        "edx",
         "--seed",
         str(seed),
         "--courses",
@@ -68,5 +70,5 @@ def generate_demo_data(
         "--out",
         str(out),
     ]
-    subprocess.run(command, check=True, capture_output=True, timeout=300)
+    subprocess.run(command, check=True, capture_output=True, timeout=300, cwd=REPO)
     return out

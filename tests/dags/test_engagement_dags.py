@@ -53,10 +53,10 @@ def engagement_databases():
         for name in (prod, analytics):
             admin.execute(f'CREATE DATABASE "{name}"')
     subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "generate_engagement_data.py"),
+        [sys.executable, "-m", "scripts.demo_data", "engagement",
          "--seed", "11", "--weeks", "12", "--users", "300", "--events", "12000",
          "--start-monday", "2024-01-01", "--database-url", _url(prod)],
-        check=True, capture_output=True, timeout=300,
+        check=True, capture_output=True, timeout=300, cwd=REPO,
     )  # fmt: skip
     saved = {
         key: os.environ.get(key) for key in ("AIRFLOW_CONN_POSTGRES_PROD", "AIRFLOW_CONN_POSTGRES_ANALYTICS")

@@ -539,11 +539,12 @@ def test_operators_run_a_day_from_the_data_interval(production: Databases) -> No
 
 
 def test_generated_data_runs_through_the_elt(databases: Databases, config) -> None:
-    from scripts.generate_engagement_data import main as generate
+    from scripts.demo_data.cli import main as generate
 
     assert (
         generate(
             [
+                "engagement",
                 "--seed",
                 "5",
                 "--weeks",
