@@ -55,10 +55,10 @@ def demo_data_dir() -> Path:
 
 
 def summarize_course_ingestion(log_path: Path) -> list[str]:
-    from analytics.edx.naming import course_database_name
-    from analytics.edx.package import discover_package
-    from analytics.edx.tables import collection_for_table
+    from analytics.edx.discovery import discover_package
     from analytics.edx.ingestion import COURSE_COLLECTIONS, ERRORS_COLLECTION, STATUS_COLLECTION, STATUS_ID
+    from analytics.edx.naming import course_database_name
+    from analytics.edx.tables import collection_for_table
     from analytics.stores.mongo import mongo_client
 
     inventory = discover_package(demo_data_dir() / "package")

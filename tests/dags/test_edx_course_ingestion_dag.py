@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from analytics.assets import EDX_COURSE_DATABASES
+from analytics.edx.discovery import discover_package
 from analytics.edx.ingestion import (
     ERRORS_COLLECTION,
     STATUS_COLLECTION,
@@ -15,7 +16,6 @@ from analytics.edx.ingestion import (
     ingest_course_package,
 )
 from analytics.edx.naming import course_database_name
-from analytics.edx.package import discover_package
 from analytics.operators.edx import summarize_ingestion
 
 from .conftest import REPO, generate_demo_data, run_dag_test

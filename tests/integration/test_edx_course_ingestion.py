@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 import analytics.edx.ingestion as edx_ingestion
+import analytics.edx.readers as edx_readers
+from analytics.edx.discovery import discover_package
 from analytics.edx.ingestion import (
     ERRORS_COLLECTION,
     STATUS_COLLECTION,
@@ -18,7 +20,6 @@ from analytics.edx.ingestion import (
     ingest_course_package,
 )
 from analytics.edx.naming import course_database_name, parse_course_key
-from analytics.edx.package import discover_package
 from analytics.stores.mongo import RUN_FIELD, MongoBatchWriter
 
 SAMPLE_PACKAGE = "edx-analytics-pipeline/obfuscation_state"
@@ -367,7 +368,7 @@ def test_a_failure_midway_keeps_the_rejections_and_marks_the_status_failed(
         raise RuntimeError("disk gone")
         yield  # a generator, like the real reader
 
-    monkeypatch.setattr(edx_ingestion, "iter_forum_documents", failing_forum_reader)
+    monkeypatch.setattr(edx_readers, "iter_forum_documents", failing_forum_reader)
     course = discover_package(package).courses[0]
 
     with pytest.raises(RuntimeError, match="disk gone"):

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 import analytics.stores.mongo as mongo_store
+from analytics.edx.discovery import discover_package
 from analytics.edx.ingestion import STATUS_COLLECTION, IngestionSettings, ingest_course_package
 from analytics.edx.naming import course_database_name, parse_course_key
-from analytics.edx.package import discover_package
 from analytics.stores.mongo import RUN_FIELD, SafeReplacement
 
 PREFIX = "TestX-SAFE101-2024_T1"

@@ -13,7 +13,8 @@ import pytest
 from bson import ObjectId
 
 from analytics.core.accounting import Rejection
-from analytics.edx.extended_json import ExtendedJsonError, decode_extended_json, iter_forum_documents
+from analytics.edx.extended_json import ExtendedJsonError, decode_extended_json
+from analytics.edx.readers import iter_forum_documents
 from analytics.edx.tables import SourceDocument
 from tests.samples import OBFUSCATION_STATE, edx_sample
 

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from analytics.edx.discovery import course_key_from_contents, discover_package
 from analytics.edx.naming import CourseKey
 from analytics.edx.package import (
     COURSE_STRUCTURE_FILE,
     FORUM_FILE,
     TABLE_FILE,
     PackageFile,
-    discover_package,
     parse_package_file_name,
 )
 from tests.samples import OBFUSCATION_STATE, edx_sample
@@ -309,3 +309,55 @@ def test_the_real_sample_package_is_one_course_with_every_file_recognised() -> N
     ]
     assert [package_file.kind for package_file in files].count(FORUM_FILE) == 1
     assert [package_file.kind for package_file in files].count(COURSE_STRUCTURE_FILE) == 1
+
+
+def test_an_ambiguous_prefix_takes_its_course_from_the_contents(tmp_path: Path) -> None:
+    prefix = "UC-BerkeleyX-CS169-2012_Fall"
+    (tmp_path / f"{prefix}-auth_user-prod.sql").write_text("id\tusername\n1\tana\n")
+    (tmp_path / f"{prefix}-prod.mongo").write_text(
+        '{"_id": 1, "course_id": "UC-BerkeleyX/CS169/2012_Fall"}\n'
+    )
+    (course,) = discover_package(tmp_path).courses
+    assert course.course == CourseKey(org="UC-BerkeleyX", course="CS169", run="2012_Fall")
+    assert len(course.files) == 2
+
+
+def test_without_a_course_in_the_contents_the_name_decides(tmp_path: Path) -> None:
+    prefix = "MITx-6-00x-2012_Fall"  # a hyphenated course number, and no file names a course
+    (tmp_path / f"{prefix}-auth_user-prod.sql").write_text("id\tusername\n1\tana\n")
+    (course,) = discover_package(tmp_path).courses
+    assert course.course == CourseKey(org="MITx", course="6-00x", run="2012_Fall")
+
+
+def test_a_course_in_the_contents_that_does_not_fit_the_name_is_not_used(tmp_path: Path) -> None:
+    prefix = "UC-BerkeleyX-CS169-2012_Fall"
+    (tmp_path / f"{prefix}-student_courseenrollment-prod.sql").write_text(
+        "id\tuser_id\tcourse_id\n1\t1\tcourse-v1:Other+X+Y\n"
+    )
+    (course,) = discover_package(tmp_path).courses
+    assert course.course == CourseKey(org="UC", course="BerkeleyX-CS169", run="2012_Fall")
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "course_id"),
+    [
+        (
+            "A-B-C-D-course_structure-prod.json",
+            '{"block-v1:A-B+C+D+type@course+block@course": {}}',
+            "A-B/C/D",
+        ),
+        ("A-B-C-D-prod.mongo", '{"course_id": "course-v1:A-B+C+D"}\n', "A-B/C/D"),
+        ("A-B-C-D-certificates_generatedcertificate-prod.sql", "id\tcourse_id\n1\tA-B/C/D\n", "A-B/C/D"),
+        ("A-B-C-D-auth_user-prod.sql", "id\tusername\n1\tana\n", None),
+        ("A-B-C-D-prod.mongo", "not json\n", None),
+    ],
+)
+def test_the_course_a_file_names(tmp_path: Path, name: str, text: str, course_id: str | None) -> None:
+    from analytics.edx.naming import parse_course_key
+
+    path = tmp_path / name
+    path.write_text(text)
+    package_file = parse_package_file_name(path)
+    assert package_file is not None
+    expected = parse_course_key(course_id) if course_id else None
+    assert course_key_from_contents(package_file) == expected

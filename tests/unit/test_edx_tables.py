@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from analytics.core.accounting import Rejection
+from analytics.edx.readers import credential_columns, iter_table_documents
 from analytics.edx.tables import (
     TABLE_COLLECTIONS,
     TABLE_ID_COLUMNS,
@@ -17,9 +18,7 @@ from analytics.edx.tables import (
     SourceDocument,
     ValueTypeError,
     collection_for_table,
-    credential_columns,
     is_credential_column,
-    iter_table_documents,
     sanitize_keys,
     typed_value,
     unescape_mysql,
@@ -270,7 +269,9 @@ def test_a_line_that_is_not_utf8_is_rejected_and_the_rest_loads(tmp_path: Path) 
 
 def test_an_empty_file_is_one_rejection(tmp_path: Path) -> None:
     path = write_table(tmp_path, b"")
-    assert read_table(path, "auth_user") == [Rejection("t.sql", None, "empty file", detail="no header line", whole_file=True)]
+    assert read_table(path, "auth_user") == [
+        Rejection("t.sql", None, "empty file", detail="no header line", whole_file=True)
+    ]
 
 
 def test_a_header_only_file_has_no_rows(tmp_path: Path) -> None:

@@ -13,10 +13,9 @@ imported on first use, not with this module, so DAG files that import the operat
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from analytics.core.accounting import Rejection, excerpt
@@ -58,21 +57,7 @@ def _decode(obj: Any, object_hook: Callable[[dict[str, Any]], Any]) -> Any:
     return obj
 
 
-def iter_forum_documents(path: Path) -> Iterator[SourceDocument | Rejection]:
-    """Stream a ``.mongo`` forum dump: one decoded document per line, or a Rejection naming the line.
-
-    The file is read line by line in binary; blank lines are skipped; line numbers are 1-based.
-    A document without ``_id`` gets ``"<file name>:<line>"``, so a reload gives it the same id.
-    """
-    file_name = path.name
-    with path.open("rb") as lines:
-        for line_number, raw_line in enumerate(lines, start=1):
-            if not raw_line.strip():
-                continue
-            yield _line_to_document(file_name, line_number, raw_line)
-
-
-def _line_to_document(file_name: str, line_number: int, raw_line: bytes) -> SourceDocument | Rejection:
+def line_to_document(file_name: str, line_number: int, raw_line: bytes) -> SourceDocument | Rejection:
     try:
         text = raw_line.decode("utf-8")
     except UnicodeDecodeError as error:

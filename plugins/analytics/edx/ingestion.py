@@ -37,19 +37,10 @@ from analytics.core.accounting import (
 )
 from analytics.core.config import config_path, load_json_config, require
 from analytics.core.progress import Progress
-from analytics.edx.course_structure import flatten_course_structure
-from analytics.edx.extended_json import iter_forum_documents
 from analytics.edx.naming import course_database_name
-from analytics.edx.package import COURSE_STRUCTURE_FILE, FORUM_FILE, CoursePackage, PackageFile
-from analytics.edx.tables import (
-    COURSE_STRUCTURE_COLLECTION,
-    FORUM_COLLECTION,
-    TABLE_COLLECTIONS,
-    SourceDocument,
-    collection_for_table,
-    credential_columns,
-    iter_table_documents,
-)
+from analytics.edx.package import CoursePackage, PackageFile
+from analytics.edx.readers import credential_columns, records_for
+from analytics.edx.tables import COURSE_STRUCTURE_COLLECTION, FORUM_COLLECTION, TABLE_COLLECTIONS
 from analytics.stores.mongo import DEFAULT_BATCH_SIZE, SafeReplacement, replace_document
 
 log = logging.getLogger(__name__)
@@ -153,37 +144,6 @@ class CourseIngestionSummary:
         ]
         lines += [f"  skipped file {name}" for name in self.skipped_files]
         return lines
-
-
-def _course_structure_records(package_file: PackageFile) -> Iterator[SourceDocument | Rejection]:
-    import orjson
-
-    source = package_file.path.name
-    try:
-        raw = orjson.loads(package_file.path.read_bytes())  # one JSON document: parsed whole
-    except orjson.JSONDecodeError as error:
-        yield Rejection(source, None, "unreadable course structure", detail=str(error), whole_file=True)
-        return
-    if not isinstance(raw, dict):
-        detail = f"{type(raw).__name__}, not an object"
-        yield Rejection(source, None, "unreadable course structure", detail=detail, whole_file=True)
-        return
-    result = flatten_course_structure(raw, source=source)
-    yield from result.rejections
-    for block in result.blocks:
-        yield SourceDocument(None, block)
-
-
-def records_for(package_file: PackageFile) -> tuple[str, Iterator[SourceDocument | Rejection]] | None:
-    """The target collection and a fresh stream of documents and rejections for one file; None when skipped."""
-    if package_file.kind == FORUM_FILE:
-        return FORUM_COLLECTION, iter_forum_documents(package_file.path)
-    if package_file.kind == COURSE_STRUCTURE_FILE:
-        return COURSE_STRUCTURE_COLLECTION, _course_structure_records(package_file)
-    collection = collection_for_table(package_file.table or "")
-    if collection is None:
-        return None
-    return collection, iter_table_documents(package_file.path, package_file.table or "")
 
 
 class _CourseIngestion:

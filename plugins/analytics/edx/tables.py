@@ -1,9 +1,10 @@
 """The data-package tables we ingest, their column types, and how their TSV rows become typed documents.
 
+Pure: bytes in, documents or rejections out; the files are read by :mod:`analytics.edx.readers`.
 Each ``.sql`` file of a data package is a MySQL batch export: a header line of column names, then
 one tab-separated row per line, ``NULL`` for SQL NULL and backslash escapes (``\\\\``, ``\\t``,
-``\\n``, ``\\r``, ``\\0``) inside values. ``iter_table_documents`` streams such a file and yields
-one document per row, typed by the table's declared schema (a column not declared stays a
+``\\n``, ``\\r``, ``\\0``) inside values. :class:`RowReader` turns one such line into
+one document, typed by the table's declared schema (a column not declared stays a
 string), or a ``Rejection`` naming the line, and the field when one value does not fit its type.
 Each document gets a deterministic ``_id``: its table's key (``TABLE_ID_COLUMNS``), or
 ``"<file name>:<line>"`` for a table without one, so loading the same file again gives the same
@@ -14,9 +15,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from analytics.core.accounting import Rejection, excerpt
@@ -151,15 +151,6 @@ def is_credential_column(column: str) -> bool:
     return any(word in name for word in CREDENTIAL_COLUMN_WORDS)
 
 
-def credential_columns(path: Path) -> list[str]:
-    """The credential columns in a table export's header (dropped from every row); [] when unreadable."""
-    with path.open("rb") as lines:
-        header = _decode_header(path.name, lines.readline())
-    if isinstance(header, Rejection):
-        return []
-    return [column for column in map(_sanitize_key, header) if is_credential_column(column)]
-
-
 def unescape_mysql(text: str) -> str:
     """A MySQL batch-export field with its backslash escapes resolved; unknown escapes are kept as is."""
     if "\\" not in text:
@@ -173,13 +164,14 @@ def sanitize_keys(obj: Any) -> Any:
     ``.`` and NUL become ``_``, and a leading ``$`` becomes ``_``.
     """
     if isinstance(obj, dict):
-        return {_sanitize_key(str(key)): sanitize_keys(value) for key, value in obj.items()}
+        return {sanitize_key(str(key)): sanitize_keys(value) for key, value in obj.items()}
     if isinstance(obj, list):
         return [sanitize_keys(item) for item in obj]
     return obj
 
 
-def _sanitize_key(key: str) -> str:
+def sanitize_key(key: str) -> str:
+    """One object key made a valid MongoDB field name (see sanitize_keys)."""
     key = key.replace(".", "_").replace("\x00", "_")
     return "_" + key[1:] if key.startswith("$") else key
 
@@ -254,48 +246,9 @@ def _typed_value(raw: str, parser: Callable[[str], Any] | None) -> Any:
     return text if parser is None else parser(text)
 
 
-def iter_table_documents(path: Path, table: str) -> Iterator[SourceDocument | Rejection]:
-    """Stream a table export: one typed document per row with its line, or a Rejection per row that cannot load.
-
-    The file is read line by line in binary and never held whole. Line numbers are 1-based file
-    lines (the header is line 1). A 0-byte file yields one ``"empty file"`` rejection; a header
-    that is not UTF-8, is blank or names a column twice yields one rejection for line 1 and
-    nothing else, since no row can be read without it. Blank lines at the end of the file are
-    ignored. A row whose key column (see ``TABLE_ID_COLUMNS``) is NULL is rejected as
-    ``"missing id"``.
-    """
-    schema = TABLE_SCHEMAS.get(table, {})
-    file_name = path.name
-    with path.open("rb") as lines:
-        header_line = lines.readline()
-        if not header_line:
-            yield Rejection(file_name, None, "empty file", detail="no header line", whole_file=True)
-            return
-        header = _decode_header(file_name, header_line)
-        if isinstance(header, Rejection):
-            yield header
-            return
-        columns = [_sanitize_key(column) for column in header]
-        duplicate = _duplicate_column(file_name, header, columns, lines)
-        if duplicate is not None:
-            yield duplicate
-            return
-        row = _RowReader(file_name, columns, schema, id_column_for(table, columns))
-        blank_line_numbers: list[int] = []
-        for line_number, raw_line in enumerate(lines, start=2):
-            text = _strip_line_end(raw_line)
-            if text == b"":
-                blank_line_numbers.append(line_number)  # ignored if only blank lines follow
-                continue
-            for blank_line_number in blank_line_numbers:
-                yield row.read(blank_line_number, b"")
-            blank_line_numbers.clear()
-            yield row.read(line_number, text)
-
-
-def _decode_header(file_name: str, header_line: bytes) -> list[str] | Rejection:
+def decode_header(file_name: str, header_line: bytes) -> list[str] | Rejection:
     try:
-        header_text = _strip_line_end(header_line).decode("utf-8-sig")  # tolerate a byte-order mark
+        header_text = strip_line_end(header_line).decode("utf-8-sig")  # tolerate a byte-order mark
     except UnicodeDecodeError:
         return Rejection(
             file_name,
@@ -312,7 +265,7 @@ def _decode_header(file_name: str, header_line: bytes) -> list[str] | Rejection:
     return header_text.split("\t")
 
 
-def _duplicate_column(
+def duplicate_column(
     file_name: str, header: list[str], columns: list[str], remaining_lines: Iterable[bytes]
 ) -> Rejection | None:
     """A rejection of the whole file when two header columns have the same (sanitized) name, else None.
@@ -324,7 +277,7 @@ def _duplicate_column(
     for position, column in enumerate(columns):
         if column in first_position:
             earlier = first_position[column]
-            rows = sum(1 for line in remaining_lines if _strip_line_end(line))
+            rows = sum(1 for line in remaining_lines if strip_line_end(line))
             detail = (
                 f"header columns {earlier + 1} ({header[earlier]!r}) and {position + 1} ({header[position]!r}) "
                 f"are both {column!r}; none of the file's {rows} rows is loaded"
@@ -334,7 +287,7 @@ def _duplicate_column(
     return None
 
 
-class _RowReader:
+class RowReader:
     """Turns one data line of a table export into a SourceDocument with its ``_id``, or a Rejection."""
 
     def __init__(
@@ -384,7 +337,7 @@ class _RowReader:
         return SourceDocument(line_number, {"_id": document[self.id_column], **document})
 
 
-def _strip_line_end(raw_line: bytes) -> bytes:
+def strip_line_end(raw_line: bytes) -> bytes:
     """The line without its ``\\n`` or ``\\r\\n`` ending (raw tabs and carriage returns inside are kept)."""
     if raw_line.endswith(b"\n"):
         raw_line = raw_line[:-1]

@@ -1,7 +1,7 @@
 """Operators of the edX course ingestion: find the courses of a package, ingest one course, report.
 
 Airflow glue only: each operator reads its arguments and context, calls one function of
-:mod:`analytics.edx.package` or :mod:`analytics.edx.ingestion`, logs, and returns a small summary
+:mod:`analytics.edx.discovery` or :mod:`analytics.edx.ingestion`, logs, and returns a small summary
 (XCom). A course left ``partial`` (a file rejected whole) fails its task, without retries (a retry
 would read the same files), after every other file of the course is done; its summary is pushed
 first, so the report still shows what it loaded and kept.
@@ -53,7 +53,7 @@ class DiscoverEdxCoursesOperator(BaseOperator):
         self.package_dir = package_dir
 
     def execute(self, context: Any) -> list[str]:
-        from analytics.edx.package import discover_package
+        from analytics.edx.discovery import discover_package
 
         directory = _existing_directory(self.package_dir)
         inventory = discover_package(directory)
@@ -102,8 +102,8 @@ class IngestEdxCourseOperator(BaseOperator):
         from airflow.sdk.exceptions import AirflowFailException
 
         from analytics.core.accounting import PARTIAL
+        from analytics.edx.discovery import discover_package
         from analytics.edx.ingestion import ingest_course_package, load_ingestion_settings
-        from analytics.edx.package import discover_package
         from analytics.stores.mongo import mongo_client
 
         threshold = self.rejection_threshold
