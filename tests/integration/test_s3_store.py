@@ -298,6 +298,15 @@ def test_a_killed_download_leaves_nothing_under_the_final_name_and_the_next_one_
         while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert marker.exists(), process.stderr.read().decode()[-2000:] if process.poll() is not None else ""
+        # Halfway through: nothing under the final name, the data in one hidden partial file.
+        assert not target.exists()
+        partials = _leftovers(landing)
+        assert len(partials) == 1 and partials[0].startswith(".a.log.gz.")  # hidden from *.log.gz globs
+        assert (landing / partials[0]).stat().st_size == MIB
+        # A second download meanwhile completes and leaves the running one's partial file alone.
+        assert store.download(bucket, "logs/a.log.gz", target).downloaded
+        assert target.read_bytes() == body
+        assert _leftovers(landing) == partials
         process.send_signal(signal.SIGKILL)  # no cleanup can run
         process.wait(timeout=30)
     finally:
@@ -306,14 +315,9 @@ def test_a_killed_download_leaves_nothing_under_the_final_name_and_the_next_one_
             process.wait()
         process.stderr.close()
 
-    assert not target.exists()
-    partials = _leftovers(landing)
-    assert len(partials) == 1 and partials[0].startswith(".a.log.gz.")  # hidden from *.log.gz globs
-    assert (landing / partials[0]).stat().st_size == MIB
-
-    assert store.download(bucket, "logs/a.log.gz", target).downloaded
-    assert target.read_bytes() == body
-    assert _leftovers(landing) == []
+    assert target.read_bytes() == body and _leftovers(landing) == partials
+    assert not store.download(bucket, "logs/a.log.gz", target).downloaded  # nothing to fetch...
+    assert _leftovers(landing) == []  # ...and the dead process's partial file is gone
 
 
 def test_a_running_download_keeps_its_partial_file(

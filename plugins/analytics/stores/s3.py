@@ -10,9 +10,10 @@ transfer, and the previous local copy stays whole until the new one is. When the
 already holds the object (same size, and the same MD5, or the same multipart ETag computed from
 the object's part size) nothing is downloaded, so a rerun is idempotent; an object whose ETag is
 not an MD5 (SSE-KMS) is downloaded again each time. Partial files left by a killed process are
-removed by the next download to the same path. Uploads go through the hook's ``load_file``
-(boto3 multipart upload, read from disk part by part). boto3 and the hook are imported on first
-use, so importing this module, as DAG files do through the operators, loads neither.
+removed by the next download to the same path; a running download holds a lock on its own.
+Uploads go through the hook's ``load_file`` (boto3 multipart upload, read from disk part by
+part). boto3 and the hook are imported on first use, so importing this module, as DAG files do
+through the operators, loads neither.
 """
 
 from __future__ import annotations
@@ -146,11 +147,11 @@ class S3Store:
         remote = self.head(bucket, key)
         if remote is None:
             raise FileNotFoundError(f"s3://{bucket}/{key} does not exist")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_partials(path)
         if self._holds(path, remote):
             log.info("%s: %s already holds it (%d bytes), not downloaded", remote.url, path, remote.size)
             return Download(remote, path, downloaded=False)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _remove_stale_partials(path)
         descriptor, temporary_name = tempfile.mkstemp(
             dir=path.parent, prefix=f".{path.name}.", suffix=PARTIAL_SUFFIX
         )
