@@ -1,9 +1,11 @@
-"""The one MongoDB writer: batched inserts and upserts over pymongo, built from an Airflow connection.
+"""The one MongoDB writer: batched inserts, upserts and safe replacements over pymongo, on MongoHook.
 
 Every DAG that writes to MongoDB goes through :class:`MongoBatchWriter`, so batching, duplicate
-handling and counting are done once. The code keeps to the portable core of the MongoDB API
-(``insert_many(ordered=False)``, ``bulk_write`` of upserts, ``create_index``, ``drop``) so the
-same calls work against MongoDB 7 in production and the local wire-protocol server.
+handling and counting are done once; :class:`SafeReplacement` replaces a collection's contents
+without readers ever seeing less than they had. The code keeps to the portable core of the
+MongoDB API (``insert_many(ordered=False)``, ``bulk_write`` by ``_id``, ``find`` with ``$in``,
+``delete_many``, ``create_index``) so the same calls work against MongoDB 7 in production and
+the local wire-protocol server. pymongo is imported where it is used.
 """
 
 from __future__ import annotations
