@@ -251,7 +251,7 @@ def test_the_real_course_structure_sample_loads_one_chapter_and_reports_one_miss
             None,
             "missing child",
             detail=f"{chapter} -> {key('sequential', 'workflow')}",
-                quality_only=True,
+            quality_only=True,
         )
     ]
 
