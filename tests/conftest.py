@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import sys
 import uuid
 from pathlib import Path
 
@@ -40,6 +41,21 @@ def _load_stack_env() -> None:
 
 
 _load_stack_env()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Import Airflow while pytest collects, before any test runs, when the run has tests that use it.
+
+    On its first import Airflow installs its own ``warnings.showwarning`` (its settings and its
+    logging set-up). Inside a test that would send the test's warnings to Airflow's log, past
+    pytest's warning capture and ``filterwarnings``; collection ends by putting pytest's hook
+    back. A run of unit tests only, which need no Airflow, skips the import (seconds).
+    """
+    unit_tests = REPO / "tests" / "unit"
+    if "airflow" not in sys.modules and any(
+        unit_tests not in Path(item.path).parents for item in session.items
+    ):
+        import airflow  # noqa: F401
 
 
 def mongo_uri() -> str:
