@@ -293,25 +293,24 @@ def _is_main_guard(node: ast.AST) -> bool:
     )
 
 
-def _plain_functions(node: ast.AST, aliases: dict[str, str], found: dict) -> dict[str, list[ast.AST]]:
+def _plain_functions(nodes, aliases: dict[str, str], found: dict) -> dict[str, list[ast.AST]]:
     """Functions (not methods) that run where they are called: not decorated as tasks."""
-    for child in ast.iter_child_nodes(node):
-        if isinstance(child, FUNCTION_DEFINITIONS) and not (
-            _decorator_names(child, aliases) & RUNTIME_DECORATORS
+    for node in nodes:
+        if isinstance(node, FUNCTION_DEFINITIONS) and not (
+            _decorator_names(node, aliases) & RUNTIME_DECORATORS
         ):
-            found[child.name].append(child)
-        if isinstance(child, ast.ClassDef):
-            for statement in child.body:
-                if not isinstance(statement, FUNCTION_DEFINITIONS):
-                    _plain_functions(statement, aliases, found)
+            found[node.name].append(node)
+        if isinstance(node, ast.ClassDef):
+            not_methods = [child for child in node.body if not isinstance(child, FUNCTION_DEFINITIONS)]
+            _plain_functions(not_methods, aliases, found)
         else:
-            _plain_functions(child, aliases, found)
+            _plain_functions(ast.iter_child_nodes(node), aliases, found)
     return found
 
 
 def parse_time_nodes(tree: ast.Module, aliases: dict[str, str]) -> Iterator[ast.AST]:
     """Every node of the code Airflow runs when it parses the file (rule: the module docstring)."""
-    plain_functions = _plain_functions(tree, aliases, defaultdict(list))
+    plain_functions = _plain_functions(tree.body, aliases, defaultdict(list))
     entered: set[int] = set()
     pending: list[ast.AST] = list(reversed(tree.body))
 
