@@ -1,1 +1,1 @@
-"""Thin adapters over pymongo, psycopg and boto3, built from Airflow connections by operators."""
+"""Thin adapters on the provider hooks (PostgresHook, MongoHook, S3Hook), built from Airflow connection ids."""
