@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 # The application_name of the store's sessions (psycopg's and pg_dump's), unless the connection's
 # extra sets one.
 APPLICATION_NAME = "analytics-dags"
-# Extras the store keeps from the hook: ``cursor`` picks the row shape of the hook's own query
+# Extras the store does not hand to the hook: ``cursor`` picks the row shape of the hook's own query
 # methods, and the store's functions work on tuples.
 EXTRAS_NOT_FOR_THE_STORE = ("cursor",)
 # Arguments of psycopg.connect that configure the Python connection object, not libpq.
