@@ -1,60 +1,72 @@
 """
 # Engagement ELT, daily
 
-Copies production's reference tables into the analytics database and loads **one local day** of
-engagement events (`evenement_engagement`), then enriches them; the run for a Monday triggers
-the weekly views for the week that just ended.
+Copies production's reference tables into the analytics database, loads **one local day** of
+engagement events (`evenement_engagement`) and the `lookback_days` days before it, enriches them,
+then triggers the weekly views: on Mondays for the week that just ended, and on any day for the
+computed weeks whose data changed (stale weeks).
 
 **Schedule.** `CronDataIntervalTimetable("0 0 * * *", Europe/Paris)` (the zone is
 `ENGAGEMENT_TIMEZONE` in `plugins/analytics/engagement/config.py`, the one place it is set):
 each run's data interval is one local day `[D 00:00, D+1 00:00)` (23 or 25 hours on DST
-changes) and the run starts when that day is over. A plain cron string would, in Airflow 3, give
-zero-length intervals at the run time; the interval timetable is chosen so that the day loaded is
-the interval's day. `max_active_runs=1` keeps days in order.
+changes) and the run starts when that day is over. `max_active_runs=1` keeps days in order.
+**Catchup** is on, from `ENGAGEMENT_START_DATE` (same module; the DAG's `start_date`): days
+missed while the scheduler was down or the DAG paused get their runs, oldest first, as soon as
+it runs again. To load history before that date, move the constant back; to skip a stretch,
+mark its runs success.
 
-**Manual runs need a logical date.** `airflow dags trigger engagement_elt_daily -l 2024-01-09`
-loads the local day before it (Monday 8 January; being a Monday, it then waits for the week of
-1 January, unless the conf says `{"weekly_views": false}`). A run triggered without a logical
-date has no data interval: `day_to_load` fails at once, without retries, and says so.
+**Late rows (lookback).** Each run also reloads the `lookback_days` days before its own
+(`include/config/engagement.json`, default 1; never before `ENGAGEMENT_START_DATE`), exactly as
+it loads its own: per day, delete the day, copy it, count it, in one transaction, recorded in the
+load log `engagement_loaded_days`. An event that reached production after its day was loaded is
+therefore in analytics after the next run. Rows later than the lookback: rerun their day (clear
+its run), or raise `lookback_days`.
+
+**Moved events.** An event whose `date_evenement` was changed in production (to another day) is
+taken over by the load of its new day: the load also deletes the rows of analytics with an
+incoming id, then copies; the day it left is counted again in the load log, and its content
+counts as changed.
 
 **Tasks.**
 1. `day_to_load`: the local day of the run's data interval (logged, and used by the branch).
-2. `copy_production`: `pg_dump -Fc --schema=public | pg_restore --clean --if-exists` of `prod`
-   into `analytics`: the tables (and their sequences, types, functions) of the **public schema
-   only**, without the event and log tables (`tables_not_copied` in
-   `include/config/engagement.json`); other schemas and extensions are not copied. It stops
-   `pg_dump` and `pg_restore` and fails after `copy_timeout_seconds` (1 hour), and when the task
-   is killed; `execution_timeout` 2 hours. Refuses to run when the target is the source or is
-   named like production (`production_database_names`).
-3. `load_events`: deletes the interval's events in analytics and streams the source's with
-   `COPY ... TO STDOUT` into `COPY ... FROM STDIN`, in one transaction, then checks the row
-   count against the source's. Rerunning a day gives the same rows. `execution_timeout` 1 hour.
+2. `copy_production`: `pg_dump -Fc --schema=public | pg_restore --clean --if-exists
+   --single-transaction` of `prod` into `analytics`: the tables (and their sequences, types,
+   functions) of the **public schema only**, without the event and log tables
+   (`tables_not_copied`); other schemas and extensions are not copied. It stops both programs
+   and fails after `copy_timeout_seconds` (1 hour), and when the task is killed;
+   `execution_timeout` 2 hours. Refuses to run when the target is the source or is named like
+   production (`production_database_names`).
+3. `load_events`: the lookback days and the run's day, oldest first, one transaction each,
+   reading one snapshot of the source per day; count-checked. Rerunning gives the same rows.
+   `execution_timeout` 1 hour.
 4. `enrich_events`: adds `week`, `day`, `agence`, `department`, `region` (idempotent schema step)
-   and fills them for the interval's events, in the configured time zone.
-5. `branch_on_weekday`: on the run whose day is a Monday (it executes on Tuesday, when the week
-   before is over, Sunday included), `wait_for_week_loaded` waits until the load log
-   (`engagement_loaded_days`, written by `load_events` and `enrich_events`) holds the week's
-   seven days, loaded and enriched; then `trigger_weekly_views` starts
-   `engagement_weekly_views` as run `from_daily__<week>` with conf `{"from_week": "<week>"}`:
-   this is the run that writes the week (the weekly DAG's own scheduled runs compute nothing,
-   they would start before Sunday's events are loaded). On other days `skip_weekly_views`. The
-   branch is visible in the grid. The wait is there because `max_active_runs=1` does not keep
-   every day before Monday: a failed Sunday does not stop Monday's run, and a backfill runs up to
-   its own `--max-active-runs` days at once.
+   and fills them for the same days, in the configured time zone; records each day's fingerprint
+   in the load log (its content changed when the fingerprint did: an identical reload is no change).
+5. `branch_on_weekday`: the run whose day is a Monday (it executes on Tuesday, when the week
+   before is over, Sunday included) follows `trigger_weekly_views`: it starts
+   `engagement_weekly_views` as run `from_daily__<week>`, logical date the Tuesday after the week
+   00:00 (so never the Monday of a scheduled or backfill run), conf `{"from_week": "<week>",
+   "wait_for_loaded_days": true}`; that run waits (its own sensor, in reschedule mode) for the
+   week's seven days, then writes the week. Other days, and a week starting before
+   `ENGAGEMENT_START_DATE`, follow `skip_weekly_views`.
+6. `find_stale_weeks`: lists, in its log, the computed weeks whose window (2 months up to the
+   week's end) holds a day whose content changed since they were computed, and the days that
+   changed; when there are any, `trigger_stale_weeks` starts `engagement_weekly_views` with conf
+   `{"weeks": [...]}` (run `stale_weeks__<day>__...`, at most `max_weeks_per_run` weeks, the oldest;
+   the rest the next day), else `no_stale_weeks`.
 
 **Params.** `weekly_views` (default true): false makes a Monday's run load its day without
-triggering the weekly views, e.g. the first Monday after the ELT starts, whose week before was
-never loaded (the wait would time out).
+triggering the week's views (the stale weeks are still triggered).
 
-**When it fails.** `day_to_load`: the run has no data interval; trigger it with a logical date.
-A guard error means a connection points at production: fix `postgres_analytics`. A count
-mismatch in `load_events` means the source changed during the copy or rows were refused: clear
-the task to rerun the day (it replaces the day). Any `pg_dump`/`pg_restore` error or timeout
-fails `copy_production` with its stderr in the log. `trigger_weekly_views` fails when
-`engagement_weekly_views` is paused (`fail_when_dag_is_paused`): unpause it and clear the task,
-or the week's views are not written. `wait_for_week_loaded` fails, without retries, when the
-week is still incomplete after 6 hours; its log lists the missing days: rerun those days, then
-clear it.
+**When it fails.** `day_to_load`: the run has no data interval; trigger it with a logical date
+(`airflow dags trigger engagement_elt_daily -l 2024-01-09` loads Monday 8 January and the
+lookback days before it). A guard error means a connection points at production: fix
+`postgres_analytics`. A count mismatch in `load_events` means the source changed during the
+copy or rows were refused: clear the task (it replaces the days). Any `pg_dump`/`pg_restore`
+error or timeout fails `copy_production` with its stderr in the log. A trigger fails when
+`engagement_weekly_views` is paused (`fail_when_dag_is_paused`): unpause it and clear the
+task. A week still incomplete does not hold this DAG back: the weekly run waits for it, and
+fails after 6 hours naming the missing days: rerun those days, then clear that run.
 
 **Owner.** data-engineering (engagement analytics).
 """
@@ -66,31 +78,38 @@ import logging
 import pendulum
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
+from airflow.sdk import CronDataIntervalTimetable, Param, XComArg, dag, task
 
 from analytics.dag_defaults import default_args
 from analytics.engagement.config import (
     COPY_EXECUTION_TIMEOUT,
+    ENGAGEMENT_START_DATE,
     ENGAGEMENT_TIMEZONE,
     LOAD_EXECUTION_TIMEOUT,
-    WEEK_LOADED_POKE_INTERVAL,
-    WEEK_LOADED_TIMEOUT,
 )
 from analytics.operators.engagement import (
     CopyProductionOperator,
     EnrichEventsOperator,
+    FindStaleWeeksOperator,
     LoadEventsOperator,
-    WeekLoadedSensor,
+    TriggerWeeklyViewsOperator,
 )
 
 log = logging.getLogger(__name__)
+WEEKLY_VIEWS_DAG_ID = "engagement_weekly_views"
+BRANCH_XCOM = "{{{{ ti.xcom_pull(task_ids='branch_on_weekday', key='{}') }}}}"
 
 
 @dag(
     dag_id="engagement_elt_daily",
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone=ENGAGEMENT_TIMEZONE),
-    start_date=pendulum.datetime(2024, 1, 1, tz=ENGAGEMENT_TIMEZONE),
-    catchup=False,
+    start_date=pendulum.datetime(
+        ENGAGEMENT_START_DATE.year,
+        ENGAGEMENT_START_DATE.month,
+        ENGAGEMENT_START_DATE.day,
+        tz=ENGAGEMENT_TIMEZONE,
+    ),
+    catchup=True,
     max_active_runs=1,
     doc_md=__doc__,
     default_args=default_args(),
@@ -100,9 +119,8 @@ log = logging.getLogger(__name__)
             True,
             type="boolean",
             description=(
-                "On a Monday's run, trigger the weekly views of the week that just ended once its "
-                "seven days are loaded. False loads the day only: for the first Monday after the "
-                "ELT starts, whose week before was never loaded."
+                "On a Monday's run, trigger the weekly views of the week that just ended (that run "
+                "waits for the week's seven days). False loads the days only."
             ),
         ),
     },
@@ -127,23 +145,16 @@ def engagement_elt_daily():
         """Monday's run triggers the weekly views for the week that just ended; other days skip."""
         from datetime import date
 
-        from analytics.engagement.weeks import week_that_just_ended
+        from analytics.engagement.weeks import week_to_trigger, weekly_run_logical_date
 
-        run_day = date.fromisoformat(day)
-        week = week_that_just_ended(run_day)
+        weekly_views = bool((params or {}).get("weekly_views", True))
+        week, reason = week_to_trigger(date.fromisoformat(day), weekly_views, ENGAGEMENT_START_DATE)
+        log.info(reason)
         if week is None:
-            log.info("%s is a %s: no weekly views today", run_day, f"{run_day:%A}")
-            return "skip_weekly_views"
-        if not (params or {}).get("weekly_views", True):
-            log.info(
-                "%s is a Monday: weekly views for the week of %s not triggered (param weekly_views is false)",
-                run_day,
-                week,
-            )
             return "skip_weekly_views"
         ti.xcom_push(key="week", value=week.isoformat())
-        log.info("%s is a Monday: weekly views for the week of %s", run_day, week)
-        return "wait_for_week_loaded"
+        ti.xcom_push(key="logical_date", value=weekly_run_logical_date(week, ENGAGEMENT_TIMEZONE).isoformat())
+        return "trigger_weekly_views"
 
     day = day_to_load()
     copy_production = CopyProductionOperator(
@@ -151,32 +162,37 @@ def engagement_elt_daily():
     )
     load_events = LoadEventsOperator(task_id="load_events", execution_timeout=LOAD_EXECUTION_TIMEOUT)
     enrich_events = EnrichEventsOperator(task_id="enrich_events")
-    week = "{{ ti.xcom_pull(task_ids='branch_on_weekday', key='week') }}"
-    wait_for_week_loaded = WeekLoadedSensor(
-        task_id="wait_for_week_loaded",
-        week_start=week,
-        mode="reschedule",
-        poke_interval=WEEK_LOADED_POKE_INTERVAL,
-        timeout=WEEK_LOADED_TIMEOUT,  # a timeout fails the task without retries; clear it to wait again
-    )
-    trigger_weekly_views = TriggerDagRunOperator(
+    week = BRANCH_XCOM.format("week")
+    trigger_weekly_views = TriggerWeeklyViewsOperator(
         task_id="trigger_weekly_views",
-        trigger_dag_id="engagement_weekly_views",
+        trigger_dag_id=WEEKLY_VIEWS_DAG_ID,
         trigger_run_id=f"from_daily__{week}",
-        conf={"from_week": week},
+        # Derived from the week, never "now": a rerun of this run triggers the same run again.
+        logical_date=BRANCH_XCOM.format("logical_date"),
+        run_after=BRANCH_XCOM.format("logical_date"),  # the run's data interval is then the week
+        conf={"from_week": week, "wait_for_loaded_days": True},
         reset_dag_run=True,
         fail_when_dag_is_paused=True,
     )
     skip_weekly_views = EmptyOperator(task_id="skip_weekly_views")
+    find_stale_weeks = FindStaleWeeksOperator(
+        task_id="find_stale_weeks", trigger_task_id="trigger_stale_weeks", no_trigger_task_id="no_stale_weeks"
+    )
+    trigger_stale_weeks = TriggerDagRunOperator(
+        task_id="trigger_stale_weeks",
+        trigger_dag_id=WEEKLY_VIEWS_DAG_ID,
+        trigger_run_id="{{ ti.xcom_pull(task_ids='find_stale_weeks', key='run_id') }}",
+        logical_date=None,  # several weeks: no data interval; the run's weeks are its conf's
+        conf={"weeks": XComArg(find_stale_weeks, key="weeks")},
+        reset_dag_run=True,
+        fail_when_dag_is_paused=True,
+    )
+    no_stale_weeks = EmptyOperator(task_id="no_stale_weeks")
 
     day >> [copy_production, load_events]
-    (
-        [copy_production, load_events]
-        >> enrich_events
-        >> branch_on_weekday(day)
-        >> [wait_for_week_loaded, skip_weekly_views]
-    )
-    wait_for_week_loaded >> trigger_weekly_views
+    [copy_production, load_events] >> enrich_events
+    enrich_events >> branch_on_weekday(day) >> [trigger_weekly_views, skip_weekly_views]
+    enrich_events >> find_stale_weeks >> [trigger_stale_weeks, no_stale_weeks]
 
 
 engagement_elt_daily()

@@ -40,6 +40,12 @@ from psycopg import sql  # noqa: E402
 from psycopg.conninfo import conninfo_to_dict, make_conninfo  # noqa: E402
 
 from analytics.engagement.config import SQL_DIR, EngagementConfig, load_engagement_config  # noqa: E402
+from analytics.engagement.elt import (  # noqa: E402
+    copy_production,
+    enrich_events,
+    ensure_event_table,
+    load_events,
+)
 from analytics.engagement.events import EVENT_COLUMNS, EventInterval  # noqa: E402
 from analytics.engagement.weekly_views import (  # noqa: E402
     WEEKLY_VIEWS,
@@ -50,12 +56,6 @@ from analytics.engagement.weekly_views import (  # noqa: E402
     week_parameters,
 )
 from analytics.engagement.weeks import day_bounds_in_zone, weeks_between  # noqa: E402
-from analytics.operators.engagement import (  # noqa: E402
-    copy_production,
-    enrich_events,
-    ensure_event_table,
-    load_events,
-)
 from analytics.stores import postgres  # noqa: E402
 from scripts.demo_data.engagement import write_dataset  # noqa: E402
 from scripts.demo_data.engagement_rows import GenerationPlan  # noqa: E402

@@ -117,7 +117,7 @@ ENGAGEMENT_WEEK = "2024-02-26"
 
 BRANCH_LINE = re.compile(
     r"\d{4}-\d{2}-\d{2} is a \w+: (?:weekly views for the week of \d{4}-\d{2}-\d{2}"
-    r"(?: not triggered \(param weekly_views is false\))?|no weekly views today)"
+    r"(?: not triggered \([^)]*\))?|no weekly views today)"
 )
 
 
@@ -171,6 +171,7 @@ def summarize_engagement_daily(log_path: Path) -> list[str]:
     lines.append(
         "load log (engagement_loaded_days): {} day(s) loaded, {} enriched, {} .. {}".format(*logged_days[0])
     )
+    lines += summarize_stale_weeks()
     lines += summarize_branch(log_path)
     expected_run_id = f"from_daily__{ENGAGEMENT_WEEK}"
     triggered = {run_id: rest for run_id, *rest in triggered_weekly_runs()}
@@ -205,6 +206,29 @@ def summarize_weekly_views(log_path: Path) -> list[str]:
         f"    {structure:<16} {kind:<10} {active:>5} / {month:>5}"
         for structure, kind, active, month in national
     ]
+    lines += summarize_stale_weeks()
+    return lines
+
+
+def summarize_stale_weeks() -> list[str]:
+    """The computed weeks and the stale ones, read back from analytics (engagement_computed_weeks, engagement_stale_weeks)."""
+    from analytics.engagement.stale_weeks import stale_weeks
+
+    with analytics_connection() as conn:
+        exists = postgres_rows(conn, "SELECT to_regclass('engagement_computed_weeks') IS NOT NULL")[0][0]
+        computed = (
+            postgres_rows(conn, "SELECT week, computed_at FROM engagement_computed_weeks ORDER BY week")
+            if exists
+            else []
+        )
+        stale = stale_weeks(conn)
+    lines = [
+        "computed weeks (engagement_computed_weeks): "
+        + (", ".join(f"{week} at {at:%Y-%m-%d %H:%M:%S}" for week, at in computed) or "none yet")
+    ]
+    lines.append(
+        "stale weeks (engagement_stale_weeks): " + (", ".join(str(week.week) for week in stale) or "none")
+    )
     return lines
 
 

@@ -104,7 +104,7 @@ def _reset_analytics(analytics: str) -> None:
 def _load_days(first_day: date, end_day: date) -> None:
     """What daily runs of [first_day, end_day) leave in analytics, written by the steps' own functions."""
     from analytics.engagement.config import load_engagement_config
-    from analytics.operators.engagement import copy_production, enrich_events, load_events
+    from analytics.engagement.elt import copy_production, enrich_events, load_events
     from analytics.stores.postgres import connect
 
     config = load_engagement_config()
@@ -122,29 +122,49 @@ def _load_days(first_day: date, end_day: date) -> None:
 # this test process never binds Airflow's settings: argv = dag_id, then run ids to delete first.
 DAG_RUNS_SCRIPT = """
 import json, sys
+from datetime import datetime
 from sqlalchemy import select
 from airflow.models.dagrun import DagRun
 from airflow.utils.session import create_session
+from airflow.utils.state import DagRunState
+from airflow.utils.types import DagRunType
 
-dag_id, to_delete = sys.argv[1], set(sys.argv[2:])
+def iso(moment):
+    return moment.isoformat() if moment else None
+
+dag_id, to_delete, to_add = sys.argv[1], set(json.loads(sys.argv[2])), json.loads(sys.argv[3])
 with create_session() as session:
-    runs = session.scalars(select(DagRun).where(DagRun.dag_id == dag_id)).all()
-    for run in runs:
-        if run.run_id in to_delete:
+    for run in session.scalars(select(DagRun).where(DagRun.dag_id == dag_id)).all():
+        added = {datetime.fromisoformat(add["logical_date"]) for add in to_add}
+        if run.run_id in to_delete or run.logical_date in added:
             session.delete(run)
-    kept = [run for run in runs if run.run_id not in to_delete]
+    session.flush()
+    for add in to_add:  # a finished scheduled run, as the scheduler leaves it
+        start, end = datetime.fromisoformat(add["logical_date"]), datetime.fromisoformat(add["end"])
+        session.add(DagRun(
+            dag_id=dag_id, run_id=add["run_id"], logical_date=start, run_after=end, data_interval=(start, end),
+            run_type=DagRunType.SCHEDULED, state=DagRunState.SUCCESS,
+        ))
+    session.flush()
     rows = [
-        {"run_id": run.run_id, "run_type": str(run.run_type), "state": str(run.state), "conf": run.conf}
-        for run in kept
+        {"run_id": run.run_id, "run_type": str(run.run_type), "state": str(run.state), "conf": run.conf,
+         "logical_date": iso(run.logical_date), "data_interval": [iso(run.data_interval_start), iso(run.data_interval_end)]}
+        for run in session.scalars(select(DagRun).where(DagRun.dag_id == dag_id)).all()
     ]
 print("DAG_RUNS " + json.dumps(rows))
 """
 
 
-def _dag_runs(dag_id: str, *, delete: tuple[str, ...] = ()) -> dict[str, dict]:
-    """The runs of ``dag_id`` in the metadata database, by run id (after deleting ``delete``)."""
+def _dag_runs(
+    dag_id: str, *, delete: tuple[str, ...] = (), add_scheduled: tuple[dict, ...] = ()
+) -> dict[str, dict]:
+    """The runs of ``dag_id`` in the metadata database, by run id, after deleting ``delete`` and adding ``add_scheduled``.
+
+    ``add_scheduled``: ``{"run_id", "logical_date", "end"}`` (ISO), finished scheduled runs as the
+    scheduler makes them (an existing run at that logical date is replaced).
+    """
     result = subprocess.run(
-        [sys.executable, "-c", DAG_RUNS_SCRIPT, dag_id, *delete],
+        [sys.executable, "-c", DAG_RUNS_SCRIPT, dag_id, json.dumps(delete), json.dumps(list(add_scheduled))],
         capture_output=True, text=True, timeout=120, cwd=REPO, env=os.environ.copy(), check=True,
     )  # fmt: skip
     line = next(line for line in result.stdout.splitlines() if line.startswith("DAG_RUNS "))
@@ -165,7 +185,31 @@ def _airflow(*arguments: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def weekly_views_unpaused(airflow_metadata_db):
+def own_metadata_db(airflow_metadata_db, tmp_path_factory):
+    """A fresh Airflow metadata database for this module's runs, so they never meet another session's.
+
+    `airflow dags test` replaces any run of the same DAG and logical date: two test sessions
+    running this module at once on the shared test metadata database would delete each other's
+    runs halfway. The database is made in the test stack's cluster and dropped afterwards.
+    """
+    from tests.airflow_services import metadata_database, migrate_metadata_db
+
+    variable = "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"
+    with metadata_database(os.environ) as database_url:
+        migrate_metadata_db(tmp_path_factory.mktemp("airflow_home"), os.environ, database_url)
+        saved = os.environ.get(variable)
+        os.environ[variable] = database_url
+        try:
+            yield database_url
+        finally:
+            if saved is None:
+                os.environ.pop(variable, None)
+            else:
+                os.environ[variable] = saved
+
+
+@pytest.fixture(scope="module")
+def weekly_views_unpaused(own_metadata_db):
     """The daily DAG's trigger fails on a paused weekly DAG (fail_when_dag_is_paused): unpause it.
 
     It stays unpaused: no scheduler runs on the test stack's metadata database, and a test
@@ -217,32 +261,91 @@ def test_week_params_are_validated_by_json_schema(engagement_dags):
         for wrong in ("2024-1-1", "2024-02-30", "01/01/2024", "2024-01-01T00:00:00"):
             with pytest.raises(ParamValidationError):
                 param.resolve(wrong)
+    weeks = params.get_param("weeks")
+    assert weeks.resolve(["2024-01-01", "2024-01-08"]) == ["2024-01-01", "2024-01-08"]
+    assert weeks.resolve(None) is None
+    for wrong in (["2024-1-1"], "2024-01-01", [20240101]):
+        with pytest.raises(ParamValidationError):
+            weeks.resolve(wrong)
+    assert params.get_param("wait_for_loaded_days").resolve(False) is False
 
 
 def test_daily_dag_fails_loudly_and_bounds_its_long_tasks(engagement_dags):
     from analytics.engagement.config import (
+        COMPUTE_WEEK_EXECUTION_TIMEOUT,
         COPY_EXECUTION_TIMEOUT,
         LOAD_EXECUTION_TIMEOUT,
         WEEK_LOADED_TIMEOUT,
         load_engagement_config,
     )
 
-    daily = engagement_dags["engagement_elt_daily"]
-    assert daily.get_task("trigger_weekly_views").fail_when_dag_is_paused is True
-    # The weekly views are triggered only after the week's seven days are loaded and enriched.
-    wait = daily.get_task("wait_for_week_loaded")
-    assert wait.mode == "reschedule" and wait.timeout == WEEK_LOADED_TIMEOUT.total_seconds()
-    assert daily.get_task("trigger_weekly_views").upstream_task_ids == {"wait_for_week_loaded"}
+    daily, weekly = engagement_dags["engagement_elt_daily"], engagement_dags[WEEKLY_DAG_ID]
+    for trigger in ("trigger_weekly_views", "trigger_stale_weeks"):
+        assert daily.get_task(trigger).fail_when_dag_is_paused is True
+        assert daily.get_task(trigger).trigger_dag_id == WEEKLY_DAG_ID
+    # Monday's branch triggers at once: the wait for the week's days is the weekly run's own.
+    assert "wait_for_week_loaded" not in daily.task_ids
     assert daily.get_task("branch_on_weekday").downstream_task_ids == {
-        "wait_for_week_loaded",
+        "trigger_weekly_views",
         "skip_weekly_views",
     }
+    assert daily.get_task("find_stale_weeks").downstream_task_ids == {"trigger_stale_weeks", "no_stale_weeks"}
+    assert daily.get_task("enrich_events").downstream_task_ids == {"branch_on_weekday", "find_stale_weeks"}
+    wait = weekly.get_task("wait_for_week_loaded")
+    assert wait.mode == "reschedule" and wait.timeout == WEEK_LOADED_TIMEOUT.total_seconds()
+    assert weekly.get_task("compute_week").upstream_task_ids == {"weeks_to_compute", "wait_for_week_loaded"}
+    assert (
+        weekly.get_task("compute_week").partial_kwargs["execution_timeout"] == COMPUTE_WEEK_EXECUTION_TIMEOUT
+    )
     assert daily.get_task("copy_production").execution_timeout == COPY_EXECUTION_TIMEOUT
     assert daily.get_task("load_events").execution_timeout == LOAD_EXECUTION_TIMEOUT
-    assert timedelta(seconds=load_engagement_config().copy_timeout_seconds) < COPY_EXECUTION_TIMEOUT
+    config = load_engagement_config()
+    assert timedelta(seconds=config.copy_timeout_seconds) < COPY_EXECUTION_TIMEOUT
+    assert timedelta(seconds=config.lock_timeout_seconds) < COMPUTE_WEEK_EXECUTION_TIMEOUT
     # No step starts before the run's day is known: a run without a data interval fails first.
     assert daily.get_task("day_to_load").downstream_task_ids >= {"copy_production", "load_events"}
     assert not daily.get_task("day_to_load").upstream_task_ids
+
+
+def test_the_weekly_timetable_gives_the_triggered_run_its_week_as_data_interval() -> None:
+    """Airflow infers a triggered run's data interval from its run_after: the week, with the Tuesday after it."""
+    import pendulum
+    from airflow.timetables.interval import CronDataIntervalTimetable
+
+    from analytics.engagement.config import ENGAGEMENT_TIMEZONE
+    from analytics.engagement.weeks import week_bounds_in_zone, weekly_run_logical_date
+
+    timetable = CronDataIntervalTimetable("0 0 * * 1", timezone=ENGAGEMENT_TIMEZONE)
+    for week in (date(2024, 1, 1), date(2024, 3, 25), date(2024, 10, 21)):
+        interval = timetable.infer_manual_data_interval(
+            run_after=pendulum.instance(weekly_run_logical_date(week, ENGAGEMENT_TIMEZONE))
+        )
+        assert (interval.start, interval.end) == week_bounds_in_zone(week, ENGAGEMENT_TIMEZONE)
+
+
+def test_daily_dag_catches_up_from_the_configured_start_date(engagement_dags):
+    """Days missed while the scheduler was down or the DAG paused get their runs: catchup from ENGAGEMENT_START_DATE."""
+    from analytics.engagement.config import ENGAGEMENT_START_DATE
+
+    daily = engagement_dags["engagement_elt_daily"]
+    assert daily.catchup is True
+    assert daily.start_date == datetime(2024, 1, 1, tzinfo=PARIS) and ENGAGEMENT_START_DATE == date(
+        2024, 1, 1
+    )
+    assert daily.max_active_runs == 1  # days in order
+    # The first run the scheduler makes (the core timetable, as the scheduler has it): the start date's day.
+    from airflow.timetables.base import TimeRestriction
+    from airflow.timetables.interval import CronDataIntervalTimetable
+
+    timetable = CronDataIntervalTimetable("0 0 * * *", timezone=daily.timetable.timezone)
+    first = timetable.next_dagrun_info(
+        last_automated_data_interval=None,
+        restriction=TimeRestriction(earliest=daily.start_date, latest=None, catchup=daily.catchup),
+    )
+    assert (first.data_interval.start, first.data_interval.end) == (
+        datetime(2024, 1, 1, tzinfo=PARIS),
+        datetime(2024, 1, 2, tzinfo=PARIS),
+    )
 
 
 def test_scheduled_weekly_runs_compute_nothing_other_runs_do(engagement_dags, caplog):
@@ -307,12 +410,25 @@ def test_demo_logs_one_file_per_run_and_reads_the_branch_back(tmp_path):
 
 
 def test_daily_run_loads_the_local_day_of_its_interval_and_triggers_views_on_monday(
-    engagement_databases, airflow_metadata_db, weekly_views_unpaused
+    engagement_databases, own_metadata_db, weekly_views_unpaused
 ):
     prod, analytics = engagement_databases
     _reset_analytics(analytics)
-    _load_days(date(2024, 1, 1), date(2024, 1, 8))  # the week before, which the Monday run waits for
-    _dag_runs(WEEKLY_DAG_ID, delete=("from_daily__2024-01-01",))
+    _load_days(date(2024, 1, 1), date(2024, 1, 8))  # the week before, which the triggered run waits for
+    # The weekly DAG's scheduled run of that week, as the scheduler creates it on Monday 00:00 (it
+    # computes nothing): the triggered run must not take its logical date, which Airflow keeps unique.
+    week_start, week_end = datetime(2024, 1, 1, tzinfo=PARIS), datetime(2024, 1, 8, tzinfo=PARIS)
+    _dag_runs(
+        WEEKLY_DAG_ID,
+        delete=("from_daily__2024-01-01",),
+        add_scheduled=(
+            {
+                "run_id": "scheduled__2024-01-01",
+                "logical_date": week_start.isoformat(),
+                "end": week_end.isoformat(),
+            },
+        ),
+    )
     # `dags test` with 2024-01-09 runs the interval that ended last before 2024-01-09 00:00 UTC:
     # [Mon 8 Jan 00:00, Tue 9 Jan 00:00) Paris time, the run the scheduler starts on Tuesday at 00:00.
     run = run_dag_test("engagement_elt_daily", "2024-01-09")
@@ -321,6 +437,7 @@ def test_daily_run_loads_the_local_day_of_its_interval_and_triggers_views_on_mon
     expected = _events_of_day(prod, date(2024, 1, 8))
     assert expected, "the generator should produce events on every day"
     assert _events_of_day(analytics, date(2024, 1, 8)) == expected
+    assert _events_of_day(analytics, date(2024, 1, 7)) == _events_of_day(prod, date(2024, 1, 7))  # lookback
     monday = "date_evenement >= '2024-01-08 00:00+01' AND date_evenement < '2024-01-09 00:00+01'"
     assert _rows(analytics, f"SELECT DISTINCT day, week FROM evenement_engagement WHERE {monday}") == [
         (date(2024, 1, 8), date(2024, 1, 8))
@@ -329,13 +446,17 @@ def test_daily_run_loads_the_local_day_of_its_interval_and_triggers_views_on_mon
         (date(2024, 1, 8), len(expected))
     ]
     assert "this run loads Monday, 2024-01-08 in Europe/Paris" in run.output
-    assert "Following branch {'wait_for_week_loaded'}" in run.output
+    assert "Following branch {'trigger_weekly_views'}" in run.output
     assert "2024-01-08 is a Monday: weekly views for the week of 2024-01-01" in run.output
-    assert "week 2024-01-01: its 7 days are loaded and enriched" in run.output
+    assert "no stale week: every computed week agrees with the load log" in run.output
     triggered = _dag_runs(WEEKLY_DAG_ID).get("from_daily__2024-01-01")
     assert triggered is not None, "the Monday run should have created the weekly views' run"
-    assert triggered["conf"] == {"from_week": "2024-01-01"}
+    assert triggered["conf"] == {"from_week": "2024-01-01", "wait_for_loaded_days": True}
     assert triggered["run_type"] == "operator_triggered"
+    # Its logical date comes from the week (the Tuesday after it, 00:00 Paris), never "now"; its
+    # data interval is the week.
+    assert datetime.fromisoformat(triggered["logical_date"]) == datetime(2024, 1, 9, tzinfo=PARIS)
+    assert [datetime.fromisoformat(moment) for moment in triggered["data_interval"]] == [week_start, week_end]
     assert _rows(analytics, "SELECT count(*) FROM agence")[0][0] > 0, (
         "copy_production should bring the reference tables"
     )
@@ -344,7 +465,7 @@ def test_daily_run_loads_the_local_day_of_its_interval_and_triggers_views_on_mon
     )
 
 
-def test_a_monday_run_with_weekly_views_false_loads_its_day_only(engagement_databases, airflow_metadata_db):
+def test_a_monday_run_with_weekly_views_false_loads_its_day_only(engagement_databases, own_metadata_db):
     """The first Monday after the ELT starts: its week before was never loaded, so nothing waits for it."""
     prod, analytics = engagement_databases
     _reset_analytics(analytics)
@@ -361,7 +482,7 @@ def test_a_monday_run_with_weekly_views_false_loads_its_day_only(engagement_data
     assert _events_of_day(analytics, date(2024, 1, 15)) == _events_of_day(prod, date(2024, 1, 15))
 
 
-def test_daily_run_on_a_tuesday_skips_the_weekly_views(engagement_databases, airflow_metadata_db):
+def test_daily_run_on_a_tuesday_skips_the_weekly_views(engagement_databases, own_metadata_db):
     prod, analytics = engagement_databases
     _reset_analytics(analytics)
     triggered_before = _triggered_runs()
@@ -373,10 +494,14 @@ def test_daily_run_on_a_tuesday_skips_the_weekly_views(engagement_databases, air
     assert "2024-01-09 is a Tuesday: no weekly views today" in run.output
     assert _triggered_runs() == triggered_before  # the metadata DB is shared: look only at from_daily__ runs
     assert _events_of_day(analytics, date(2024, 1, 9)) == _events_of_day(prod, date(2024, 1, 9))
-    assert _rows(analytics, "SELECT DISTINCT day FROM evenement_engagement") == [(date(2024, 1, 9),)]
+    # the run's day and its lookback day (lookback_days 1), nothing else
+    assert _rows(analytics, "SELECT DISTINCT day FROM evenement_engagement ORDER BY day") == [
+        (date(2024, 1, 8),),
+        (date(2024, 1, 9),),
+    ]
 
 
-def test_rerunning_a_day_leaves_identical_rows(engagement_databases, airflow_metadata_db):
+def test_rerunning_a_day_leaves_identical_rows(engagement_databases, own_metadata_db):
     _, analytics = engagement_databases
     _reset_analytics(analytics)
     _load_days(date(2024, 1, 8), date(2024, 1, 11))  # what the runs of 8, 9 and 10 January leave
@@ -419,7 +544,7 @@ def _run_without_logical_date(dag_id: str, conf: dict | None = None) -> tuple[di
     return json.loads(line.removeprefix("RUN ")), output
 
 
-def test_runs_without_a_logical_date(engagement_databases, airflow_metadata_db):
+def test_runs_without_a_logical_date(engagement_databases, own_metadata_db):
     """No data interval: the daily DAG fails at once, saying how to trigger it; the weekly views take their weeks from params."""
     _, analytics = engagement_databases
     _reset_analytics(analytics)
@@ -450,9 +575,9 @@ def _truncate_views(analytics: str) -> None:
             conn.execute(f"TRUNCATE {view}")
 
 
-def test_manual_range_equals_one_run_per_week(engagement_databases, airflow_metadata_db):
+def test_manual_range_equals_one_run_per_week(engagement_databases, own_metadata_db):
     """A manual run over three weeks (mapped) writes exactly what three single-week runs write."""
-    _, analytics = engagement_databases
+    prod, analytics = engagement_databases
     _reset_analytics(analytics)
     _load_days(date(2024, 1, 1), date(2024, 2, 12))
 
@@ -464,12 +589,45 @@ def test_manual_range_equals_one_run_per_week(engagement_databases, airflow_meta
         date(2024, 1, 15), date(2024, 1, 22), date(2024, 1, 29),
     }  # fmt: skip
 
+    # Not only self-consistent: the events per (structure, user type, categorie) of each week, counted
+    # here from production's rows and their Paris dates, are the view's categorie grain.
+    for week in (date(2024, 1, 15), date(2024, 1, 22), date(2024, 1, 29)):
+        assert _categorie_counts(analytics, week) == _categorie_counts_from_source(prod, week), week
+
     _truncate_views(analytics)
     for logical_date in ("2024-01-22", "2024-01-29", "2024-02-05"):
         # no params: each run (manual, as `dags test` makes it) computes the week of its own interval
         single = run_dag_test(WEEKLY_DAG_ID, logical_date)
         assert single.state == "success", single.output[-4000:]
     assert _view_rows(analytics) == from_range
+
+
+def _categorie_counts(analytics: str, week: date) -> dict[tuple, int]:
+    rows = _rows(
+        analytics,
+        "SELECT structure, type_utilisateur, categorie, nombre_evenements FROM analytics_fonctionnalites"
+        " WHERE week = %s AND grain = 'categorie'",
+        (week,),
+    )
+    return {tuple(row[:3]): row[3] for row in rows}
+
+
+def _categorie_counts_from_source(prod: str, week: date) -> dict[tuple, int]:
+    """Counted in Python from production's rows: the events of the week's Paris days, with a structure."""
+    counts: dict[tuple, int] = {}
+    start = datetime.combine(week, datetime.min.time(), PARIS) - timedelta(days=1)
+    rows = _rows(
+        prod,
+        "SELECT date_evenement, structure, type_utilisateur, categorie FROM evenement_engagement"
+        " WHERE date_evenement >= %s AND date_evenement < %s",
+        (start, start + timedelta(days=9)),
+    )
+    for moment, structure, user_type, categorie in rows:
+        day = moment.astimezone(PARIS).date()
+        if week <= day < week + timedelta(days=7) and structure is not None:
+            key = (structure, user_type, categorie)
+            counts[key] = counts.get(key, 0) + 1
+    return counts
 
 
 def test_backfill_over_three_weeks_gives_the_rows_of_three_weekly_runs(engagement_databases, tmp_path):
@@ -506,3 +664,49 @@ def test_backfill_over_three_weeks_gives_the_rows_of_three_weekly_runs(engagemen
         date(2024, 1, 15), date(2024, 1, 22), date(2024, 1, 29),
     ]  # fmt: skip
     assert _view_rows(analytics) == from_weekly_runs
+
+
+def test_a_changed_day_recomputes_its_weeks_through_the_weekly_dag(
+    engagement_databases, own_metadata_db, weekly_views_unpaused
+):
+    """A late row on Sunday 7 January: the next daily run reloads the day (lookback) and triggers the stale week."""
+    from analytics.engagement.config import load_engagement_config
+    from analytics.engagement.weekly_views import recompute_week
+
+    prod, analytics = engagement_databases
+    _reset_analytics(analytics)
+    _load_days(date(2024, 1, 1), date(2024, 1, 9))
+    recompute_week("postgres_analytics", date(2024, 1, 1), load_engagement_config())
+    national_before = _view_rows(analytics)["analytics_engagement_national"]
+    with psycopg.connect(_url(prod), autocommit=True) as conn:  # a young person's late event, Sunday noon
+        conn.execute(
+            "INSERT INTO evenement_engagement (id, date_evenement, categorie, action, nom, id_utilisateur,"
+            " type_utilisateur, structure, code) VALUES (99000001, '2024-01-07 12:00+01', 'Action', 'Creation',"
+            " 'Action', 'late-user', 'JEUNE', 'MILO', 'ACTION_CREEE')"
+        )
+
+    run = run_dag_test("engagement_elt_daily", "2024-01-10")  # Tuesday 9 January and its lookback, Monday 8
+    assert run.state == "success", run.output[-4000:]
+    assert "Following branch {'no_stale_weeks'}" in run.output  # Sunday 7 is not in this run's days
+    run = run_dag_test("engagement_elt_daily", "2024-01-09")  # Monday 8 January, lookback Sunday 7
+
+    assert run.state == "success", run.output[-4000:]
+    assert "1 stale week(s): their views read days whose content changed since" in run.output
+    assert "stale week 2024-01-01 (computed " in run.output and "): 2024-01-07" in run.output
+    assert "Following branch {'trigger_stale_weeks'}" in run.output
+    stale_runs = {
+        run_id: stale
+        for run_id, stale in _dag_runs(WEEKLY_DAG_ID).items()
+        if run_id.startswith("stale_weeks__2024-01-08__")
+    }
+    assert [stale["conf"] for stale in stale_runs.values()] == [{"weeks": ["2024-01-01"]}]
+    assert [stale["logical_date"] for stale in stale_runs.values()] == [None]
+
+    # What the scheduler then runs: the weekly views with that conf.
+    recompute = run_dag_test(WEEKLY_DAG_ID, "2024-01-09", next(iter(stale_runs.values()))["conf"])
+    assert recompute.state == "success", recompute.output[-4000:]
+    national_after = _view_rows(analytics)["analytics_engagement_national"]
+    assert national_after != national_before  # late-user is in the week of 1 January now
+    assert _rows(analytics, "SELECT count(*) FROM engagement_stale_weeks") == [(0,)]
+    again = run_dag_test("engagement_elt_daily", "2024-01-09")  # an identical reload: nothing stale
+    assert "no stale week" in again.output and "Following branch {'no_stale_weeks'}" in again.output

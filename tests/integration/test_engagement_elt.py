@@ -19,19 +19,16 @@ import pytest
 from psycopg import sql
 
 from analytics.engagement.config import SQL_DIR, EngagementConfig, load_engagement_config
+from analytics.engagement.elt import copy_production, enrich_events, ensure_event_table, load_events
 from analytics.engagement.events import EVENT_COLUMNS, LoadCountMismatch
 from analytics.engagement.guard import UnsafeCopyTarget
-from analytics.engagement.loaded_days import days_not_ready
+from analytics.engagement.load_log import days_not_ready
 from analytics.operators.engagement import (
     ComputeWeeklyViewsOperator,
     CopyProductionOperator,
     EnrichEventsOperator,
     LoadEventsOperator,
-    WeekLoadedSensor,
-    copy_production,
-    enrich_events,
-    ensure_event_table,
-    load_events,
+    WeeksLoadedSensor,
 )
 from analytics.stores import postgres
 from analytics.stores.postgres import DumpRestoreError
@@ -510,7 +507,7 @@ def test_enrich_only_touches_its_interval(production: Databases, config) -> None
 
 
 def test_operators_run_a_day_from_the_data_interval(production: Databases) -> None:
-    """The three operators as the DAG runs them: interval from the context, summaries as XCom."""
+    """The three operators as the DAG runs them: the run's day from the context, its lookback day, summaries as XCom."""
     context = {
         "data_interval_start": pendulum.datetime(2024, 1, 8, tz="Europe/Paris"),
         "data_interval_end": pendulum.datetime(2024, 1, 9, tz="Europe/Paris"),
@@ -522,18 +519,26 @@ def test_operators_run_a_day_from_the_data_interval(production: Databases) -> No
     enriched = EnrichEventsOperator(task_id="enrich_events", **conn_ids).execute(context)
 
     assert copied["tables"] == {"agence": 3, "conseiller": 3, "feature_flip": 1, "jeune": 4}
-    assert loaded["loaded"] == loaded["source_count"] == len(MONDAY_IDS)
-    assert loaded["interval_start"] == "2024-01-07T23:00:00+00:00"
-    assert enriched["events"] == len(MONDAY_IDS) and enriched["without_geography"] == 4
+    # lookback_days is 1 in include/config/engagement.json: Sunday, then the run's Monday.
+    assert list(loaded["days"]) == ["2024-01-07", "2024-01-08"]
+    monday = loaded["days"]["2024-01-08"]
+    assert monday["loaded"] == monday["source_count"] == len(MONDAY_IDS)
+    assert monday["interval_start"] == "2024-01-07T23:00:00+00:00"
+    assert loaded["days"]["2024-01-07"]["loaded"] == len(SUNDAY_IDS)
+    assert loaded["events"] == len(MONDAY_IDS) + len(SUNDAY_IDS)
+    assert enriched["days"]["2024-01-08"]["events"] == len(MONDAY_IDS)
+    assert enriched["days"]["2024-01-08"]["without_geography"] == 4
+    assert enriched["days"]["2024-01-08"]["days_changed"] == ["2024-01-08"]  # first enrichment: a change
 
-    # Rendered templates arrive as strings; they win over the context.
+    # Rendered templates arrive as strings; they win over the context. lookback_days=0: the day alone.
     rendered = LoadEventsOperator(
         task_id="load_sunday",
         interval_start="2024-01-07 00:00:00+01:00",
         interval_end="2024-01-08 00:00:00+01:00",
+        lookback_days=0,
         **conn_ids,
     ).execute(context)
-    assert rendered["loaded"] == len(SUNDAY_IDS)
+    assert list(rendered["days"]) == ["2024-01-07"] and rendered["events"] == len(SUNDAY_IDS)
     with pytest.raises(ValueError, match="no data interval"):
         LoadEventsOperator(task_id="no_interval", **conn_ids).execute({})
 
@@ -812,29 +817,33 @@ def test_an_interval_that_is_not_whole_days_records_no_partial_day(production: D
 def test_the_sensor_waits_for_missing_days_then_lets_the_week_through(
     production: Databases, config, capsys
 ) -> None:
-    sensor = WeekLoadedSensor(
-        task_id="wait_for_week_loaded", week_start="2024-01-08", target_conn_id=ANALYTICS_CONN_ID
+    """The weekly views' sensor, in a run that asks to wait (the daily DAG's Monday trigger does)."""
+    waiting = {"params": {"wait_for_loaded_days": True}}
+    sensor = WeeksLoadedSensor(
+        task_id="wait_for_week_loaded", weeks=["2024-01-08"], target_conn_id=ANALYTICS_CONN_ID
     )
     capsys.readouterr()
-    assert sensor.poke({}) is False
+    assert sensor.poke(waiting) is False
     assert "none of its days is loaded yet" in capsys.readouterr().out  # the ELT's first Monday: a hint
     copy_production(PROD_CONN_ID, ANALYTICS_CONN_ID, config)
     _load(config, _paris_days(date(2024, 1, 8), date(2024, 1, 14)))
     _enrich(config, _paris_days(date(2024, 1, 8), date(2024, 1, 14)))
 
     capsys.readouterr()
-    assert sensor.poke({}) is False
+    assert sensor.poke(waiting) is False
     out = capsys.readouterr().out  # Airflow's task logger writes to stdout outside a task run
     assert "week 2024-01-08: waiting: 1 day(s) not loaded and enriched by the ELT: 2024-01-14" in out
     assert "none of its days is loaded yet" not in out
+    # A run that does not ask to wait (a backfill, a manual or stale-weeks run) goes on at once.
+    assert sensor.poke({"params": {"wait_for_loaded_days": False}}) is True
 
     _load(config, _paris_days(date(2024, 1, 14), date(2024, 1, 15)))
     _enrich(config, _paris_days(date(2024, 1, 14), date(2024, 1, 15)))
-    assert sensor.poke({}) is True
+    assert sensor.poke(waiting) is True
     with pytest.raises(ValueError, match="weeks start on Monday"):
-        WeekLoadedSensor(
-            task_id="not_a_monday", week_start="2024-01-09", target_conn_id=ANALYTICS_CONN_ID
-        ).poke({})
+        WeeksLoadedSensor(
+            task_id="not_a_monday", weeks=["2024-01-09"], target_conn_id=ANALYTICS_CONN_ID
+        ).poke(waiting)
 
 
 def test_weekly_views_of_an_incomplete_week_are_computed_with_a_warning(
@@ -856,5 +865,342 @@ def test_weekly_views_of_an_incomplete_week_are_computed_with_a_warning(
     assert result["week"] == "2024-01-08" and result["rows"]["analytics_engagement_national"] > 0
     assert (
         "week 2024-01-08: 6 day(s) not loaded and enriched by the ELT: "
-        "2024-01-09, 2024-01-10, 2024-01-11, 2024-01-12, 2024-01-13, 2024-01-14; computing it from what analytics holds"
+        "2024-01-09, 2024-01-10, 2024-01-11, 2024-01-12, 2024-01-13, 2024-01-14; computed from what analytics holds"
     ) in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- late rows, moved events, reruns
+
+
+def _daily_run(day: date) -> None:
+    """What the daily run of ``day`` does to the events: load_events and enrich_events, as the DAG runs them."""
+    start = pendulum.datetime(day.year, day.month, day.day, tz="Europe/Paris")
+    context = {"data_interval_start": start, "data_interval_end": start.add(days=1)}
+    conn_ids = {"source_conn_id": PROD_CONN_ID, "target_conn_id": ANALYTICS_CONN_ID}
+    LoadEventsOperator(task_id="load_events", **conn_ids).execute(context)
+    EnrichEventsOperator(task_id="enrich_events", **conn_ids).execute(context)
+
+
+def _day_events(conn: psycopg.Connection, day: date) -> list[tuple]:
+    return _events(conn, _paris_days(day, date.fromordinal(day.toordinal() + 1)))
+
+
+def _load_log(conn: psycopg.Connection) -> dict[date, tuple]:
+    """day -> (events, fingerprint, changed_at, enriched)"""
+    rows = _rows(
+        conn,
+        "SELECT day, events, fingerprint, changed_at, enriched_at IS NOT NULL FROM engagement_loaded_days ORDER BY day",
+    )
+    return {day: tuple(rest) for day, *rest in rows}
+
+
+SATURDAY, SUNDAY_DAY, MONDAY_DAY, TUESDAY = (date(2024, 1, day) for day in (6, 7, 8, 9))
+
+
+def test_a_late_row_is_loaded_by_the_next_run(production: Databases, config) -> None:
+    """An event of Monday that reaches production after Monday's run is loaded by Tuesday's (lookback_days 1)."""
+    copy_production(PROD_CONN_ID, ANALYTICS_CONN_ID, config)
+    _daily_run(MONDAY_DAY)
+    with production.connect(production.prod) as conn:
+        conn.execute(
+            "INSERT INTO evenement_engagement VALUES "
+            "(12, '2024-01-08 15:00+00', 'Action', 'Création', 'Action', 'J1', 'JEUNE', 'MILO', 'ACTION_CREEE')"
+        )
+
+    _daily_run(TUESDAY)
+
+    with production.connect(production.prod) as source, production.connect(production.analytics) as target:
+        monday = _day_events(target, MONDAY_DAY)
+        assert monday == _day_events(source, MONDAY_DAY)
+        assert [event[0] for event in monday] == sorted([*MONDAY_IDS, 12])
+        assert _rows(target, "SELECT day FROM evenement_engagement WHERE id = 12") == [(MONDAY_DAY,)]
+        assert _load_log(target)[MONDAY_DAY][0] == len(MONDAY_IDS) + 1
+
+
+def test_an_event_moved_to_another_day_is_taken_over_and_both_days_count_right(
+    production: Databases, config
+) -> None:
+    """Event 10 (Sunday) is moved to Tuesday in production; Tuesday's run reloads Monday and Tuesday, not Sunday."""
+    copy_production(PROD_CONN_ID, ANALYTICS_CONN_ID, config)
+    _daily_run(SUNDAY_DAY)
+    _daily_run(MONDAY_DAY)
+    with production.connect(production.analytics) as target:
+        before = _load_log(target)
+    assert before[SUNDAY_DAY][0] == len(SUNDAY_IDS) == 2
+    with production.connect(production.prod) as conn:
+        conn.execute("UPDATE evenement_engagement SET date_evenement = '2024-01-09 10:00+00' WHERE id = 10")
+
+    _daily_run(TUESDAY)  # before the fix: UniqueViolation on evenement_engagement_pkey
+
+    with production.connect(production.prod) as source, production.connect(production.analytics) as target:
+        for day in (SUNDAY_DAY, MONDAY_DAY, TUESDAY):
+            assert _day_events(target, day) == _day_events(source, day), day
+        assert _rows(target, "SELECT day FROM evenement_engagement WHERE id = 10") == [(TUESDAY,)]
+        after = _load_log(target)
+    assert after[SUNDAY_DAY][0] == 1  # event 2 only: the day it left is counted again
+    assert after[TUESDAY][0] == 2  # event 9 (Tuesday 00:00 Paris) and event 10
+    assert after[SUNDAY_DAY][1] != before[SUNDAY_DAY][1]  # its fingerprint changed ...
+    assert after[SUNDAY_DAY][2] > before[SUNDAY_DAY][2]  # ... so its content counts as changed
+    assert after[SUNDAY_DAY][3] is True  # still enriched (its remaining rows were not touched)
+    assert after[MONDAY_DAY][1:3] == before[MONDAY_DAY][1:3]  # reloaded identical: no change
+
+
+def test_every_step_twice_leaves_the_same_state(production: Databases, config) -> None:
+    """copy, load, enrich of a run, then again: the same rows, the same load log (changed_at included)."""
+
+    def state() -> tuple:
+        with production.connect(production.analytics) as target:
+            log = {
+                day: (events, fingerprint, changed_at, enriched)
+                for day, (events, fingerprint, changed_at, enriched) in _load_log(target).items()
+            }
+            return _rows(target, "SELECT * FROM evenement_engagement ORDER BY id"), log
+
+    copy_production(PROD_CONN_ID, ANALYTICS_CONN_ID, config)
+    _daily_run(MONDAY_DAY)
+    first = state()
+    copy_production(PROD_CONN_ID, ANALYTICS_CONN_ID, config)
+    _daily_run(MONDAY_DAY)
+    assert state() == first
+    assert set(first[1]) == {SUNDAY_DAY, MONDAY_DAY}
+
+
+def test_a_rerun_after_a_crash_halfway_gives_the_state_of_a_clean_run(production: Databases, config) -> None:
+    """Monday's run loads Sunday, then fails on Monday; Sunday stays loaded, Monday as it was; the rerun completes."""
+    copy_production(PROD_CONN_ID, ANALYTICS_CONN_ID, config)
+    with production.connect(production.analytics) as conn:
+        ensure_event_table(conn, config)
+        conn.execute(
+            """
+            CREATE FUNCTION crash_on_event_11() RETURNS trigger LANGUAGE plpgsql AS
+            $$ BEGIN IF NEW.id = 11 THEN RAISE EXCEPTION 'crash halfway'; END IF; RETURN NEW; END $$;
+            CREATE TRIGGER crash_on_event_11 BEFORE INSERT ON evenement_engagement
+                FOR EACH ROW EXECUTE FUNCTION crash_on_event_11();
+            """
+        )
+    with pytest.raises(psycopg.errors.RaiseException, match="crash halfway"):
+        _daily_run(MONDAY_DAY)
+    with production.connect(production.prod) as source, production.connect(production.analytics) as target:
+        assert _day_events(target, SUNDAY_DAY) == _day_events(
+            source, SUNDAY_DAY
+        )  # committed before the crash
+        assert _day_events(target, MONDAY_DAY) == []  # rolled back whole
+        assert set(_load_log(target)) == {SUNDAY_DAY}
+        target.execute("DROP TRIGGER crash_on_event_11 ON evenement_engagement")
+
+    _daily_run(MONDAY_DAY)
+
+    with production.connect(production.prod) as source, production.connect(production.analytics) as target:
+        for day in (SUNDAY_DAY, MONDAY_DAY):
+            assert _day_events(target, day) == _day_events(source, day)
+        log = _load_log(target)
+    assert {day: (events, enriched) for day, (events, _, _, enriched) in log.items()} == {
+        SUNDAY_DAY: (len(SUNDAY_IDS), True),
+        MONDAY_DAY: (len(MONDAY_IDS), True),
+    }
+
+
+# ---------------------------------------------------------------- a recompute overlapping copy_production
+
+
+def test_a_recompute_overlapping_copy_production_reads_the_restored_copy(
+    production: Databases, config
+) -> None:
+    """The real pg_restore, held up halfway (a reader holds `jeune`), and a week computed meanwhile."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from analytics.engagement.weekly_views import recompute_week
+
+    copy_production(PROD_CONN_ID, ANALYTICS_CONN_ID, config)
+    _daily_run(MONDAY_DAY)
+    week = date(2024, 1, 8)
+    # J1 (current adviser C1) and J3 (initial adviser C1) have Monday events; C1 has DEMARCHES_IA.
+    assert recompute_week(ANALYTICS_CONN_ID, week, config).rows["analytics_fonctionnalites_demarches_ia"] == 3
+    with production.connect(production.prod) as conn:  # the next copy also flags C2, J4's adviser (event 11)
+        conn.execute(
+            "INSERT INTO feature_flip (feature_tag, email_conseiller) VALUES ('DEMARCHES_IA', 'c2@example.org')"
+        )
+
+    # pg_restore (application analytics-dags) waiting for a lock on the analytics database.
+    restore_waits = (
+        "SELECT count(*) > 0 FROM pg_stat_activity WHERE datname = %s AND application_name = %s"
+        " AND wait_event_type = 'Lock'"
+    )
+    with (
+        production.connect(production.analytics) as reader,
+        production.connect("postgres", autocommit=True) as admin,  # fresh activity figures at each query
+    ):
+        reader.execute("SELECT count(*) FROM jeune")  # holds ACCESS SHARE on jeune until it ends
+        with ThreadPoolExecutor(2) as pool:
+            copying = pool.submit(copy_production, PROD_CONN_ID, ANALYTICS_CONN_ID, config)
+            try:
+                deadline = time.monotonic() + 30
+                while not admin.execute(
+                    restore_waits, (production.analytics, postgres.APPLICATION_NAME)
+                ).fetchone()[0]:
+                    assert time.monotonic() < deadline and not copying.done(), (
+                        "pg_restore never waited for jeune"
+                    )
+                    time.sleep(0.05)
+                computing = pool.submit(recompute_week, ANALYTICS_CONN_ID, week, config)
+                time.sleep(1.0)  # the week's transaction has begun while the restore is halfway
+            finally:
+                reader.rollback()  # the restore goes on (also when the test fails above)
+            copied = copying.result(timeout=60)
+            computed = computing.result(timeout=60)
+    assert copied.tables["feature_flip"] == 2
+    # The restored flags: 3 rows for J1 and J3 (MILO) + 3 for J4's event 11 (POLE_EMPLOI). Not 0.
+    assert computed.rows["analytics_fonctionnalites_demarches_ia"] == 6
+    with production.connect(production.analytics) as conn:
+        assert _rows(
+            conn,
+            "SELECT structure, grain, nombre_evenements FROM analytics_fonctionnalites_demarches_ia"
+            " WHERE week = %s ORDER BY 1, 2",
+            (week,),
+        ) == [
+            ("MILO", "categorie", 2),
+            ("MILO", "categorie_action", 2),
+            ("MILO", "categorie_action_nom", 2),
+            ("POLE_EMPLOI", "categorie", 1),
+            ("POLE_EMPLOI", "categorie_action", 1),
+            ("POLE_EMPLOI", "categorie_action_nom", 1),
+        ]
+
+
+# ---------------------------------------------------------------- stale weeks
+
+
+def _stale(config: EngagementConfig) -> list[date]:
+    from analytics.engagement.stale_weeks import find_stale_weeks
+
+    return [week.week for week in find_stale_weeks(ANALYTICS_CONN_ID, config).stale]
+
+
+def _recompute(config: EngagementConfig, *weeks: date) -> None:
+    from analytics.engagement.weekly_views import recompute_week
+
+    for week in weeks:
+        recompute_week(ANALYTICS_CONN_ID, week, config)
+
+
+def _add_event(production: Databases, event_id: int, moment: str, user: str = "J1") -> None:
+    with production.connect(production.prod) as conn:
+        conn.execute(
+            "INSERT INTO evenement_engagement VALUES (%s, %s, 'Action', 'Création', 'Action', %s, 'JEUNE', 'MILO', NULL)",
+            (event_id, moment, user),
+        )
+
+
+def _reload(config: EngagementConfig, day: date) -> None:
+    interval = _paris_days(day, date.fromordinal(day.toordinal() + 1))
+    _load(config, interval)
+    _enrich(config, interval)
+
+
+WEEK_OF_JAN_1 = date(2024, 1, 1)
+
+
+def test_a_reloaded_day_makes_the_computed_weeks_that_read_it_stale(production: Databases, config) -> None:
+    """A late row on Sunday 7 January: the computed weeks whose 2-month window holds that day are stale, others not."""
+    from analytics.engagement.stale_weeks import find_stale_weeks
+
+    copy_production(PROD_CONN_ID, ANALYTICS_CONN_ID, config)
+    _daily_run(SUNDAY_DAY)
+    _daily_run(MONDAY_DAY)
+    # Week of 1 Jan reads Sunday 7 as its own day; week of 8 Jan and of 26 Feb in their 2 months
+    # ([2024-01-04, 2024-03-04) for 26 Feb); week of 4 March reads [2024-01-11, 2024-03-11): not Sunday 7.
+    weeks = (WEEK_OF_JAN_1, WEEK_OF_JAN_8, date(2024, 2, 26), date(2024, 3, 4))
+    _recompute(config, *weeks)
+    assert _stale(config) == []
+
+    _daily_run(MONDAY_DAY)  # a rerun: Sunday and Monday reloaded identically
+    assert _stale(config) == []
+
+    _add_event(production, 13, "2024-01-07 10:00+00")
+    _daily_run(MONDAY_DAY)  # the rerun reloads Sunday, now with the late row
+
+    found = find_stale_weeks(ANALYTICS_CONN_ID, config)
+    assert [week.week for week in found.stale] == [WEEK_OF_JAN_1, WEEK_OF_JAN_8, date(2024, 2, 26)]
+    assert all(week.changed_days == (SUNDAY_DAY,) for week in found.stale)
+    assert found.to_recompute == [WEEK_OF_JAN_1, WEEK_OF_JAN_8, date(2024, 2, 26)]
+    assert "stale week 2024-01-01 (computed " in "\n".join(found.log_lines())
+    with production.connect(production.analytics) as conn:  # "stale" is a query
+        assert _rows(conn, "SELECT week FROM engagement_stale_weeks ORDER BY week") == [
+            (WEEK_OF_JAN_1,), (WEEK_OF_JAN_8,), (date(2024, 2, 26),)
+        ]
+        events_before = _rows(
+            conn, "SELECT nombre_evenements FROM analytics_fonctionnalites WHERE week = %s AND grain = 'categorie'"
+            " AND type_utilisateur = 'JEUNE' AND categorie = 'Action'", (WEEK_OF_JAN_1,)
+        )
+
+    _recompute(config, *found.to_recompute)
+
+    assert _stale(config) == []
+    with production.connect(production.analytics) as conn:
+        events_after = _rows(
+            conn, "SELECT nombre_evenements FROM analytics_fonctionnalites WHERE week = %s AND grain = 'categorie'"
+            " AND type_utilisateur = 'JEUNE' AND categorie = 'Action'", (WEEK_OF_JAN_1,)
+        )
+    assert events_before == [] and events_after == [(1,)]  # the late row (an Action) is in its week now
+
+
+@pytest.mark.parametrize(
+    ("changed_day", "stale"),
+    [
+        (date(2024, 1, 3), []),  # the day before the window of the week of 26 Feb, [2024-01-04, 2024-03-04)
+        (date(2024, 1, 4), [date(2024, 2, 26)]),  # its first day
+        (date(2024, 3, 3), [date(2024, 2, 26)]),  # its last day (Sunday)
+        (date(2024, 3, 4), []),  # the next Monday: the next week's
+    ],
+    ids=["day-before-window", "first-day", "last-day", "next-monday"],
+)
+def test_the_stale_window_is_the_views_2_month_window(
+    production: Databases, config, changed_day: date, stale: list[date]
+) -> None:
+    copy_production(PROD_CONN_ID, ANALYTICS_CONN_ID, config)
+    for day in (date(2024, 1, 3), date(2024, 1, 4), date(2024, 3, 3), date(2024, 3, 4)):
+        _reload(config, day)  # days with no event, in the load log
+    _recompute(config, date(2024, 2, 26))
+    assert _stale(config) == []
+
+    _add_event(production, 20, f"{changed_day.isoformat()} 12:00+01")
+    _reload(config, changed_day)
+
+    assert _stale(config) == stale
+
+
+# ---------------------------------------------------------------- the edges of a day
+
+
+def test_reloading_a_day_leaves_the_next_days_midnight_events_alone(production: Databases, config) -> None:
+    """Event 3 is at Monday 00:00 Paris, the end of Sunday's interval: Sunday's delete must not take it."""
+    _load(config, SUNDAY)
+    _load(config, MONDAY)
+
+    again = _load(config, SUNDAY)
+
+    assert again.deleted == len(SUNDAY_IDS)
+    with production.connect(production.prod) as source, production.connect(production.analytics) as target:
+        assert _events(target) == _events(source, (SUNDAY[0], MONDAY[1]))
+        assert 3 in [event[0] for event in _events(target, MONDAY)]
+
+
+def test_enriching_a_day_leaves_the_next_days_midnight_events_alone(production: Databases, config) -> None:
+    copy_production(PROD_CONN_ID, ANALYTICS_CONN_ID, config)
+    _load(config, (SUNDAY[0], MONDAY[1]))
+
+    sunday = _enrich(config, SUNDAY)
+
+    assert sunday.events == len(SUNDAY_IDS)
+    with production.connect(production.analytics) as conn:
+        enriched = _enriched(conn)
+    assert enriched[3] == (None,) * 5  # Monday 00:00 Paris: not Sunday's
+    assert enriched[2][:2] == (date(2024, 1, 1), date(2024, 1, 7))  # Sunday 23:59:59 Paris: Sunday's
+
+
+def test_the_load_log_counts_a_day_at_its_load_midnight_event_included(production: Databases, config) -> None:
+    """Before enrichment: event 3, at Monday 00:00 Paris, is Monday's; event 9, Tuesday 00:00, is not."""
+    _load(config, MONDAY)
+    with production.connect(production.analytics) as target:
+        assert _log(target) == {MONDAY_DAY: (len(MONDAY_IDS), False)}

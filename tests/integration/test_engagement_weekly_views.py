@@ -28,14 +28,15 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from analytics.engagement.config import ActiveUserRule, load_engagement_config
+from analytics.engagement.elt import enrich_events, ensure_event_table
 from analytics.engagement.events import EVENT_COLUMNS
 from analytics.engagement.weekly_views import (
     WEEKLY_VIEWS,
     EventsNotEnriched,
+    LockWaitTimeout,
     compute_week,
     view_sql_path,
 )
-from analytics.operators.engagement import enrich_events, ensure_event_table
 
 PARIS = ZoneInfo("Europe/Paris")
 W1, W2, W3 = date(2024, 2, 5), date(2024, 2, 12), date(2024, 2, 19)
@@ -756,3 +757,176 @@ def test_a_recomputed_week_reads_current_flags_but_geography_as_enriched(elt_con
     compute_week(elt_conn, W, DISTINCT_DAYS_2)
     assert _engagement(elt_conn, W)[("MILO", "JEUNE", "75", "11")] == (2, 2, 1, 0, 0)  # Y1 Y2
     assert _engagement(elt_conn, W)[("MILO", "JEUNE", "69", "84")] == (1, 1, 0, 0, 0)  # Y1 on 01-19
+
+
+# ---------------------------------------------------------------------------------------------
+# A recompute overlapping copy_production's restore, and bounded lock waits
+
+
+def _wait_for(conn, query: str, params=(), timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not conn.execute(query, params).fetchone()[0]:
+        assert time.monotonic() < deadline, f"timed out waiting for: {query}"
+        time.sleep(0.05)
+
+
+def test_a_recompute_during_a_restore_reads_the_restored_tables(analytics_conn):
+    """copy_production's pg_restore --clean --single-transaction drops, recreates and fills the reference tables
+    in one transaction. A week computed meanwhile must read them as restored, not empty (0 rows, no error)."""
+    compute_week(analytics_conn, W, DISTINCT_DAYS_2)
+    conninfo = _server_conninfo(analytics_conn.info.dbname)
+    with psycopg.connect(conninfo) as restore, ThreadPoolExecutor(1) as pool:
+        # What pg_restore does, held open: every reference table dropped and recreated with its rows.
+        restore.execute("DROP TABLE agence, conseiller, jeune, feature_flip")
+        _insert_reference_tables(restore, AGENCES, CONSEILLERS, JEUNES, FEATURE_FLIPS)
+
+        def recompute() -> dict[str, int]:
+            with psycopg.connect(conninfo, application_name="recompute_during_restore") as conn:
+                return compute_week(conn, W, DISTINCT_DAYS_2)
+
+        running = pool.submit(recompute)
+        # The recompute has started its week transaction and waits (for the restore's locks).
+        _wait_for(
+            analytics_conn,
+            "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'recompute_during_restore'"
+            " AND xact_start IS NOT NULL AND (wait_event_type = 'Lock' OR state = 'idle in transaction')",
+        )
+        time.sleep(0.5)
+        restore.commit()
+        rows = running.result(timeout=60)
+    assert rows["analytics_fonctionnalites_demarches_ia"] == 6
+    assert _fonctionnalites(analytics_conn, "analytics_fonctionnalites_demarches_ia", W) == DEMARCHES_IA_W
+
+
+def test_a_week_lock_held_too_long_fails_with_a_clear_error(analytics_conn):
+    compute_week(analytics_conn, W, DISTINCT_DAYS_2)
+    rows = _all_rows(analytics_conn)
+    with psycopg.connect(_server_conninfo(analytics_conn.info.dbname), autocommit=True) as other_run:
+        lock = "hashtext('analytics_engagement'), %s::date - date '2000-01-03'"
+        other_run.execute(f"SELECT pg_advisory_lock({lock})", (W,))
+        started = time.monotonic()
+        with pytest.raises(
+            LockWaitTimeout, match="week 2024-02-12: another computation of this week has held"
+        ):
+            compute_week(analytics_conn, W, DISTINCT_DAYS_2, lock_timeout_seconds=1)
+        assert time.monotonic() - started < 10
+    assert _all_rows(analytics_conn) == rows
+    # The locks it took before the one it waited for are given back: the next run is not blocked.
+    assert (
+        compute_week(analytics_conn, W, DISTINCT_DAYS_2, lock_timeout_seconds=1)["analytics_engagement"] == 8
+    )
+
+
+def test_reference_tables_locked_too_long_fail_with_a_clear_error(analytics_conn):
+    compute_week(analytics_conn, W, DISTINCT_DAYS_2)
+    with psycopg.connect(_server_conninfo(analytics_conn.info.dbname)) as restore:
+        restore.execute("LOCK TABLE jeune IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        with pytest.raises(
+            LockWaitTimeout, match="reference tables conseiller, feature_flip, jeune stayed locked"
+        ):
+            compute_week(analytics_conn, W, DISTINCT_DAYS_2, lock_timeout_seconds=1)
+        assert time.monotonic() - started < 10
+        # A week that reads no reference table is not held up.
+        assert compute_week(analytics_conn, W, DISTINCT_DAYS_2, views=["analytics_engagement"]) == {
+            "analytics_engagement": 8
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# The edges of the windows, one user each (on top of the fixture), so that moving an edge by one
+# day (`<` to `<=`, `>=` to `>` in the SQL) changes a number.
+
+EDGE_USERS = {
+    # one event, on the next Monday 00:00 local (day = week_end): in W3 only, never in W
+    "n1": [("2024-02-19 00:00", "BORD_NEXT", "DN", "RN")],
+    # active in weeks B, C and W (2 days each); one more event on Monday of week A 00:00 (day =
+    # W - 35, the first day of W's 6 weeks), the only one carrying BORD_35 / D35
+    "n2": [
+        ("2024-01-08 00:00", "BORD_35", "D35", "R35"),
+        ("2024-01-15 10:00", "BORD_6", "D6", "R6"),
+        ("2024-01-16 10:00", "BORD_6", "D6", "R6"),
+        ("2024-01-22 10:00", "BORD_6", "D6", "R6"),
+        ("2024-01-23 10:00", "BORD_6", "D6", "R6"),
+        ("2024-02-13 10:00", "BORD_6", "D6", "R6"),
+        ("2024-02-14 10:00", "BORD_6", "D6", "R6"),
+    ],
+    # active in W (2 days); its event on Monday W 00:00 (day = W) is the only one carrying BORD_W
+    "n3": [("2024-02-12 00:00", "BORD_W", "DW", "RW"), ("2024-02-14 10:00", "BORD_W2", "DW2", "RW2")],
+}
+
+
+def _insert_edge_users(conn) -> None:
+    rows = []
+    for number, (user, (local_time, structure, department, region)) in enumerate(
+        ((user, event) for user, events in EDGE_USERS.items() for event in events), start=5000
+    ):
+        moment = datetime.strptime(local_time, "%Y-%m-%d %H:%M").replace(tzinfo=PARIS)
+        day = moment.date()
+        week = day - timedelta(days=day.weekday())
+        rows.append(
+            (number, moment, *MET, user, "CONSEILLER", structure, None, week, day, None, department, region)
+        )
+    with conn.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO evenement_engagement VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", rows
+        )
+
+
+def _edge_cells(rows: dict[tuple, tuple]) -> dict[tuple, tuple]:
+    return {key: value for key, value in rows.items() if key[0].startswith("BORD")}
+
+
+def test_each_window_edge_counts_its_edge_day_once(analytics_conn):
+    _insert_edge_users(analytics_conn)
+    compute_week(analytics_conn, W, DISTINCT_DAYS_2)
+    # (2 months, 1 month, active in W, active 3 of 6, active 4 of 6)
+    assert _edge_cells(_engagement(analytics_conn, W)) == {
+        # n2 on W - 35 only: in the 2 months and the 6 weeks (3 of 6: B, C, W), not the month
+        ("BORD_35", "CONSEILLER", "D35", "R35"): (1, 0, 0, 1, 0),
+        ("BORD_6", "CONSEILLER", "D6", "R6"): (1, 1, 1, 1, 0),
+        # n3 on Monday W 00:00: in the week, active there (02-12 and 02-14)
+        ("BORD_W", "CONSEILLER", "DW", "RW"): (1, 1, 1, 0, 0),
+        ("BORD_W2", "CONSEILLER", "DW2", "RW2"): (1, 1, 1, 0, 0),
+        # no BORD_NEXT: n1's event is on week_end, the first day of the next week
+    }
+    assert _edge_cells(_engagement_national(analytics_conn, W)) == {
+        ("BORD_35", "CONSEILLER"): (1, 0, 0, 1, 0),
+        ("BORD_6", "CONSEILLER"): (1, 1, 1, 1, 0),
+        ("BORD_W", "CONSEILLER"): (1, 1, 1, 0, 0),
+        ("BORD_W2", "CONSEILLER"): (1, 1, 1, 0, 0),
+    }
+    # W's events: n2's and n3's of the week (n3's Monday 00:00 included), never n1's next Monday.
+    assert {key[0] for key in _fonctionnalites(analytics_conn, "analytics_fonctionnalites", W)} == {
+        "MILO", "BORD_6", "BORD_W", "BORD_W2"
+    }
+    # The fixture's own cells are as before the edge users came.
+    assert {k: v for k, v in _engagement(analytics_conn, W).items() if k not in _edge_cells(_engagement(analytics_conn, W))} == ENGAGEMENT_DISTINCT_DAYS
+
+    compute_week(analytics_conn, W3, DISTINCT_DAYS_2)  # n1's event is W3's
+    assert _edge_cells(_engagement_national(analytics_conn, W3))[("BORD_NEXT", "CONSEILLER")] == (1, 1, 0, 0, 0)
+    assert ("BORD_NEXT", "CONSEILLER", "categorie", "Message", None, None) in _fonctionnalites(
+        analytics_conn, "analytics_fonctionnalites", W3
+    )
+
+
+@pytest.mark.parametrize(
+    ("moment", "refused"),
+    [
+        ("2023-12-17 23:59:59+00", False),  # just before read_window(W): [week_end - 63 days, week_end + 1 day) UTC
+        ("2023-12-18 00:00:00+00", True),  # its first instant
+        ("2024-02-19 23:59:59+00", True),  # its last second
+        ("2024-02-20 00:00:00+00", False),  # its end
+    ],
+)
+def test_the_enrichment_check_reads_exactly_its_window(analytics_conn, moment, refused):
+    analytics_conn.execute(
+        "INSERT INTO evenement_engagement (id, date_evenement, categorie, id_utilisateur, type_utilisateur)"
+        " VALUES (2000, %s, 'Message', 'j1', 'JEUNE')",
+        (moment,),
+    )
+    if refused:
+        with pytest.raises(EventsNotEnriched, match="week 2024-02-12: 1 events"):
+            compute_week(analytics_conn, W, DISTINCT_DAYS_2)
+    else:
+        assert compute_week(analytics_conn, W, DISTINCT_DAYS_2)["analytics_engagement"] == 8

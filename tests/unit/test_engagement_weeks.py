@@ -8,13 +8,16 @@ import pytest
 
 from analytics.engagement.weeks import (
     day_bounds_in_zone,
+    days_to_load,
     last_year_weeks,
     local_day,
     local_week,
     week_bounds_in_zone,
+    week_days,
     week_start,
     week_that_just_ended,
     weeks_between,
+    whole_local_days,
     zone,
 )
 
@@ -433,3 +436,221 @@ def test_config_limits_are_checked(tmp_path) -> None:
     ]:
         with pytest.raises(ValueError, match=message):
             load_engagement_config(_write_config(tmp_path, **changes))
+
+
+# ---------------------------------------------------------------- whole local days (the load log's days)
+
+
+def _paris_pendulum(*parts: int) -> datetime:
+    import pendulum
+
+    return pendulum.datetime(*parts, tz=PARIS)
+
+
+def test_one_daily_interval_is_its_day():
+    assert whole_local_days(_paris_pendulum(2024, 1, 8), _paris_pendulum(2024, 1, 9), PARIS) == [
+        date(2024, 1, 8)
+    ]
+
+
+def test_a_multi_day_interval_gives_each_day_in_order():
+    assert whole_local_days(_paris_pendulum(2024, 1, 6), _paris_pendulum(2024, 1, 9), PARIS) == [
+        date(2024, 1, 6), date(2024, 1, 7), date(2024, 1, 8),
+    ]  # fmt: skip
+
+
+def test_the_same_instants_given_in_utc_give_the_same_days():
+    start, end = datetime(2024, 1, 7, 23, tzinfo=UTC), datetime(2024, 1, 8, 23, tzinfo=UTC)
+    assert whole_local_days(start, end, PARIS) == [date(2024, 1, 8)]
+    assert whole_local_days(start, end, "UTC") == []  # in UTC neither day is whole
+
+
+@pytest.mark.parametrize(
+    ("day", "next_day"),
+    [((2024, 3, 31), (2024, 4, 1)), ((2024, 10, 27), (2024, 10, 28))],
+    ids=["23-hour day", "25-hour day"],
+)
+def test_dst_days_are_whole_days(day, next_day):
+    assert whole_local_days(_paris_pendulum(*day), _paris_pendulum(*next_day), PARIS) == [date(*day)]
+
+
+def test_days_cut_by_the_interval_are_left_out():
+    assert whole_local_days(_paris_pendulum(2024, 1, 8, 12), _paris_pendulum(2024, 1, 10, 6), PARIS) == [
+        date(2024, 1, 9)
+    ]
+    assert whole_local_days(_paris_pendulum(2024, 1, 8), _paris_pendulum(2024, 1, 8, 23), PARIS) == []
+
+
+def test_naive_datetimes_are_refused():
+    with pytest.raises(ValueError, match="timezone-aware"):
+        whole_local_days(datetime(2024, 1, 8), datetime(2024, 1, 9), PARIS)
+
+
+def test_a_week_is_monday_to_sunday_and_starts_on_a_monday():
+    assert week_days(date(2024, 1, 8)) == [date(2024, 1, day) for day in range(8, 15)]
+    with pytest.raises(ValueError, match="2024-01-09 is a Tuesday"):
+        week_days(date(2024, 1, 9))
+
+
+# ---------------------------------------------------------------- a daily run's days, its Monday trigger
+
+
+def test_a_daily_run_loads_its_day_and_the_lookback_days_before_it() -> None:
+    assert days_to_load([date(2024, 1, 9)], 1) == [date(2024, 1, 8), date(2024, 1, 9)]
+    assert days_to_load([date(2024, 1, 9)], 0) == [date(2024, 1, 9)]
+    assert days_to_load([date(2024, 1, 9)], 3) == [
+        date(2024, 1, 6),
+        date(2024, 1, 7),
+        date(2024, 1, 8),
+        date(2024, 1, 9),
+    ]
+    # across a month and a year
+    assert days_to_load([date(2024, 1, 1)], 2) == [date(2023, 12, 30), date(2023, 12, 31), date(2024, 1, 1)]
+    # a multi-day interval: the lookback is before its first day
+    assert days_to_load([date(2024, 1, 9), date(2024, 1, 10)], 1) == [
+        date(2024, 1, 8),
+        date(2024, 1, 9),
+        date(2024, 1, 10),
+    ]
+
+
+def test_the_lookback_never_reaches_before_the_elts_first_day() -> None:
+    first_day = date(2024, 1, 1)
+    assert days_to_load([date(2024, 1, 1)], 1, first_day) == [date(2024, 1, 1)]
+    assert days_to_load([date(2024, 1, 2)], 3, first_day) == [date(2024, 1, 1), date(2024, 1, 2)]
+    assert days_to_load([date(2023, 12, 20)], 1, first_day) == [date(2023, 12, 20)]  # a run's own day always
+
+
+def test_a_daily_run_needs_a_whole_day_and_a_non_negative_lookback() -> None:
+    with pytest.raises(ValueError, match="at least one whole local day"):
+        days_to_load([], 1)
+    with pytest.raises(ValueError, match="lookback_days must be >= 0"):
+        days_to_load([date(2024, 1, 9)], -1)
+
+
+def test_the_triggered_weekly_run_takes_the_tuesday_after_its_week_as_logical_date() -> None:
+    from analytics.engagement.weeks import weekly_run_logical_date
+
+    # Tuesday 9 January 00:00 Paris = 8 January 23:00 UTC; never a Monday 00:00 (scheduled and backfill runs').
+    assert weekly_run_logical_date(date(2024, 1, 1), PARIS) == datetime(2024, 1, 8, 23, tzinfo=UTC)
+    # summer time: Tuesday 9 July 00:00 Paris = 8 July 22:00 UTC
+    assert weekly_run_logical_date(date(2024, 7, 1), PARIS) == datetime(2024, 7, 8, 22, tzinfo=UTC)
+    # the week of the autumn clock change: Tuesday 29 October 00:00 CET = 28 October 23:00 UTC
+    assert weekly_run_logical_date(date(2024, 10, 21), PARIS) == datetime(2024, 10, 28, 23, tzinfo=UTC)
+    with pytest.raises(ValueError, match="Monday"):
+        weekly_run_logical_date(date(2024, 1, 2), PARIS)
+
+
+@pytest.mark.parametrize(
+    ("run_day", "weekly_views", "week", "reason"),
+    [
+        (
+            date(2024, 1, 15),
+            True,
+            date(2024, 1, 8),
+            "2024-01-15 is a Monday: weekly views for the week of 2024-01-08",
+        ),
+        (date(2024, 1, 16), True, None, "2024-01-16 is a Tuesday: no weekly views today"),
+        (
+            date(2024, 1, 15),
+            False,
+            None,
+            "2024-01-15 is a Monday: weekly views for the week of 2024-01-08 not triggered (param weekly_views is false)",
+        ),
+        (
+            date(2024, 1, 1),
+            True,
+            None,
+            "2024-01-01 is a Monday: weekly views for the week of 2023-12-25 not triggered "
+            "(the week starts before the ELT's first day, 2024-01-01)",
+        ),
+        (
+            date(2024, 1, 8),
+            True,
+            date(2024, 1, 1),
+            "2024-01-08 is a Monday: weekly views for the week of 2024-01-01",
+        ),
+    ],
+)
+def test_which_week_a_daily_run_triggers(run_day, weekly_views, week, reason) -> None:
+    from analytics.engagement.weeks import week_to_trigger
+
+    assert week_to_trigger(run_day, weekly_views, date(2024, 1, 1)) == (week, reason)
+
+
+def test_weeks_param_lists_mondays() -> None:
+    from analytics.engagement.weeks import weeks_for_params
+
+    params = {"weeks": ["2024-01-15", "2024-01-01", "2024-01-15"]}
+    assert weeks_for_params(params, None, None, None, _config()) == [date(2024, 1, 1), date(2024, 1, 15)]
+    for wrong, message in [
+        ({"weeks": ["2024-01-02"]}, "each of weeks must be a Monday"),
+        ({"weeks": ["2024-1-1"]}, "YYYY-MM-DD"),
+        ({"weeks": "2024-01-01"}, "weeks must be a list"),
+        ({"weeks": ["2024-01-01", ""]}, "must not hold empty values"),
+        ({"weeks": ["2024-01-01"], "from_week": "2024-01-08"}, "only one of them"),
+        ({"weeks": ["2024-01-01"], "last_year": True}, "only one of them"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            weeks_for_params(wrong, None, None, None, _config())
+    with pytest.raises(ValueError, match=r"weeks lists 3 weeks, more than max_weeks_per_run \(2"):
+        weeks_for_params(
+            {"weeks": ["2024-01-01", "2024-01-08", "2024-01-15"]},
+            None,
+            None,
+            None,
+            _config(max_weeks_per_run=2, history_weeks_for_last_year=2),
+        )
+    assert weeks_for_params({"weeks": []}, WEEK_START, WEEK_END, None, _config()) == [date(2024, 3, 4)]
+
+
+# ---------------------------------------------------------------- include/config/engagement.json through the shared loader
+
+
+def test_config_errors_name_the_file_and_the_key(tmp_path) -> None:
+    import json
+
+    from analytics.core.config import ConfigError
+    from analytics.engagement.config import CONFIG_PATH, load_engagement_config
+
+    raw = json.loads(CONFIG_PATH.read_text())
+    for changes, key in [
+        ({"lookback_days": "1"}, "lookback_days"),
+        ({"lookback_days": True}, "lookback_days"),
+        ({"active_user_rule": {"measure": "distinct_days"}}, "active_user_rule.minimum"),
+        ({"tables_not_copied": "evenement_engagement"}, "tables_not_copied"),
+        ({"tables_not_copied": ["evenement_engagement", 3]}, "tables_not_copied"),
+    ]:
+        path = tmp_path / "engagement.json"
+        path.write_text(json.dumps({**raw, **changes}))
+        with pytest.raises(ConfigError, match=rf"engagement.json: key '{key}'"):
+            load_engagement_config(path)
+    missing = {key: value for key, value in raw.items() if key != "event_table"}
+    path.write_text(json.dumps(missing))
+    with pytest.raises(ConfigError, match="key 'event_table': missing"):
+        load_engagement_config(path)
+    path.write_text("{not json")
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        load_engagement_config(path)
+
+
+def test_lookback_and_lock_timeout_are_configured_and_checked(tmp_path) -> None:
+    from analytics.engagement.config import load_engagement_config
+
+    config = load_engagement_config()
+    assert (config.lookback_days, config.lock_timeout_seconds) == (1, 600)
+    for changes, message in [
+        ({"lookback_days": -1}, "lookback_days must be between 0 and 31"),
+        ({"lookback_days": 32}, "lookback_days must be between 0 and 31"),
+        ({"lock_timeout_seconds": 0}, "lock_timeout_seconds must be between 1 and 1799"),
+        ({"lock_timeout_seconds": 1800}, "below the compute_week task's execution_timeout"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            load_engagement_config(_write_config(tmp_path, **changes))
+    raw_without = _write_config(tmp_path)
+    import json
+
+    text = json.loads(raw_without.read_text())
+    del text["lookback_days"]
+    raw_without.write_text(json.dumps(text))
+    assert load_engagement_config(raw_without).lookback_days == 1  # the documented default

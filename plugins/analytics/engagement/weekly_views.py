@@ -11,14 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from time import monotonic, sleep
 
 import psycopg
 from psycopg import sql
 from psycopg.pq import TransactionStatus
 
-from analytics.engagement.config import SQL_DIR, ActiveUserRule
+from analytics.engagement.config import SQL_DIR, ActiveUserRule, EngagementConfig
+from analytics.engagement.load_log import days_not_ready, ensure_load_log
+from analytics.engagement.stale_weeks import ensure_computed_weeks, record_computed_week
 from analytics.stores import postgres
 
 SCHEMA_SQL_PATH = SQL_DIR / "weekly_views_schema.sql"
@@ -38,6 +42,18 @@ LONGEST_WINDOW = timedelta(days=62)
 TIME_ZONE_MARGIN = timedelta(days=1)
 UNENRICHED_EVENTS_SQL_PATH = SQL_DIR / "unenriched_events.sql"
 DEFAULT_EVENT_TABLE = "evenement_engagement"
+# The reference tables (copied from production by copy_production) each view reads; the others
+# read the events only. compute_week locks them before its snapshot, in this order.
+REFERENCE_TABLES_READ = {"analytics_fonctionnalites_demarches_ia": ("conseiller", "feature_flip", "jeune")}
+# How long compute_week waits for a lock (a (view, week) lock held by another run of the week,
+# or a reference table being restored) before it fails; include/config/engagement.json's
+# lock_timeout_seconds in the DAG.
+DEFAULT_LOCK_TIMEOUT_SECONDS = 600.0
+REFERENCE_LOCK_RETRY_SECONDS = 0.2
+
+
+class LockWaitTimeout(RuntimeError):
+    """compute_week waited longer than its lock timeout for a lock; nothing was written."""
 
 
 class EventsNotEnriched(RuntimeError):
@@ -72,9 +88,12 @@ def read_window(week_start: date) -> tuple[datetime, datetime]:
 
 
 def ensure_schema(conn: psycopg.Connection) -> None:
-    """Create the four view tables and their keys if they are missing (idempotent)."""
-    with conn.transaction(), conn.cursor() as cursor:
-        cursor.execute(SCHEMA_SQL_PATH.read_text())
+    """Create the four view tables and their keys, the load log and the computed-weeks record if missing (idempotent)."""
+    with conn.transaction():
+        with conn.cursor() as cursor:
+            cursor.execute(SCHEMA_SQL_PATH.read_text())
+        ensure_load_log(conn)
+        ensure_computed_weeks(conn)
 
 
 def check_events_enriched(
@@ -107,51 +126,116 @@ def compute_week(
     rule: ActiveUserRule,
     views: Sequence[str] = WEEKLY_VIEWS,
     event_table: str = DEFAULT_EVENT_TABLE,
+    lock_timeout_seconds: float = DEFAULT_LOCK_TIMEOUT_SECONDS,
 ) -> dict[str, int]:
     """Recompute the week starting on Monday ``week_start`` for each of ``views``; rows written per view.
 
     All the views are rewritten in ONE transaction (delete the week, insert it, per view), in
     REPEATABLE READ so they and the enrichment check read one snapshot of the events: a reader
-    sees the week's views all before or all after, and on any error nothing is written. The
-    (view, week) locks are taken before that snapshot, in :data:`WEEKLY_VIEWS` order, so a
-    second run of the same week waits and then reads the first one's result. Raises
-    :class:`EventsNotEnriched` when events the week reads lack ``day`` or ``week``. ``conn``
-    must have no transaction in progress.
+    sees the week's views all before or all after, and on any error nothing is written. Before
+    that snapshot, the (view, week) locks are taken in :data:`WEEKLY_VIEWS` order, so a second
+    run of the same week waits and then reads the first one's result; and the reference tables
+    the views read are locked (ACCESS SHARE), so a ``copy_production`` restoring them (drop,
+    create, copy, in one transaction) has either committed before the snapshot or waits for
+    this transaction: the views never read a half-restored copy. A lock not granted within
+    ``lock_timeout_seconds`` raises :class:`LockWaitTimeout`. Raises :class:`EventsNotEnriched`
+    when events the week reads lack ``day`` or ``week``. When all four views are computed, the
+    week and the fingerprint of the load log's days of its window go in
+    ``engagement_computed_weeks`` (same transaction), which is what tells later that the week
+    is stale. ``conn`` must have no transaction in progress.
     """
     parameters = week_parameters(week_start, rule)
     names = [name for name in WEEKLY_VIEWS if name in views]
     for name in views:
         view_sql_path(name)  # an unknown name fails here, before anything is written
     sql_files = {name: view_sql(name, event_table) for name in names}
+    reference_tables = sorted({table for name in names for table in REFERENCE_TABLES_READ.get(name, ())})
     if conn.info.transaction_status != TransactionStatus.IDLE:
         raise ValueError("compute_week needs a connection with no transaction in progress")
     ensure_schema(conn)
     rows_written: dict[str, int] = {}
-    with _view_week_locks(conn, names, week_start), conn.transaction():
+    with _view_week_locks(conn, names, week_start, lock_timeout_seconds), conn.transaction():
+        # Nothing below may read a table before the LOCK: the first query fixes the snapshot.
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        _set_lock_timeout(conn, lock_timeout_seconds)
+        _lock_reference_tables(conn, reference_tables, week_start, lock_timeout_seconds)
         check_events_enriched(conn, week_start, event_table)
         for name, sql_text in sql_files.items():
             rows_written[name] = _run_view_script(conn, sql_text, parameters)
+        if names == list(WEEKLY_VIEWS):  # the week is whole again: its window as this snapshot read it
+            record_computed_week(conn, week_start, rows_written)
     return rows_written
 
 
+def _set_lock_timeout(conn: psycopg.Connection, seconds: float) -> None:
+    """``SET LOCAL lock_timeout``: a utility statement, so it takes no snapshot."""
+    conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{int(seconds * 1000)}ms")))
+
+
+def _lock_reference_tables(
+    conn: psycopg.Connection, tables: Sequence[str], week_start: date, timeout_seconds: float
+) -> None:
+    """``LOCK TABLE ... IN ACCESS SHARE MODE`` before the snapshot (LOCK takes none: PostgreSQL's LOCK docs).
+
+    A restore holding a dropped-and-recreated table makes this wait until it commits; the tables
+    locked are then the new ones. All the tables are locked at once or none: each attempt is
+    ``NOWAIT`` inside a savepoint, retried every :data:`REFERENCE_LOCK_RETRY_SECONDS`, so this
+    transaction never holds one table while it waits for another, which the restore (dropping
+    them one after another) could be holding: no deadlock. Past ``timeout_seconds``,
+    :class:`LockWaitTimeout`.
+    """
+    if not tables:
+        return
+    statement = sql.SQL("LOCK TABLE {} IN ACCESS SHARE MODE NOWAIT").format(
+        sql.SQL(", ").join(map(sql.Identifier, tables))
+    )
+    deadline = monotonic() + timeout_seconds
+    while True:
+        try:
+            with conn.transaction():  # a savepoint: a refused attempt gives back what it got
+                conn.execute(statement)
+            return
+        except psycopg.errors.LockNotAvailable as error:
+            if monotonic() >= deadline:
+                raise LockWaitTimeout(
+                    f"week {week_start.isoformat()}: the reference tables {', '.join(tables)} stayed locked for "
+                    f"more than {timeout_seconds:.0f}s (lock_timeout_seconds in include/config/engagement.json), "
+                    f"probably by copy_production restoring them; nothing was written: clear the task once the "
+                    f"copy is done"
+                ) from error
+            sleep(REFERENCE_LOCK_RETRY_SECONDS)
+
+
 @contextmanager
-def _view_week_locks(conn: psycopg.Connection, names: Sequence[str], week_start: date) -> Iterator[None]:
-    """Hold the (view, week) advisory locks of ``names`` at session level, taken in order.
+def _view_week_locks(
+    conn: psycopg.Connection, names: Sequence[str], week_start: date, timeout_seconds: float
+) -> Iterator[None]:
+    """Hold the (view, week) advisory locks of ``names`` at session level, taken in order, waiting at most ``timeout_seconds``.
 
     Session locks, because they must be held before the transaction's snapshot is taken: in
     REPEATABLE READ a lock taken inside the transaction would leave it reading the events and
     view rows of before the run it waited for. Session locks outlive a rollback, hence the
     ``finally``. The view files take the same locks again inside the transaction (a session
-    holding a lock gets it again at once).
+    holding a lock gets it again at once). The wait is bounded by ``lock_timeout``, which
+    PostgreSQL applies to advisory locks as to any other: past it, :class:`LockWaitTimeout`.
     """
     taken: list[str] = []
     try:
         with conn.transaction():
+            _set_lock_timeout(conn, timeout_seconds)
             for name in names:
-                conn.execute(
-                    f"SELECT pg_advisory_lock({VIEW_WEEK_LOCK_KEY})", {"view": name, "week_start": week_start}
-                )
+                try:
+                    conn.execute(
+                        f"SELECT pg_advisory_lock({VIEW_WEEK_LOCK_KEY})",
+                        {"view": name, "week_start": week_start},
+                    )
+                except psycopg.errors.LockNotAvailable as error:
+                    raise LockWaitTimeout(
+                        f"week {week_start.isoformat()}: another computation of this week has held the lock of "
+                        f"{name} for more than {timeout_seconds:.0f}s (lock_timeout_seconds in "
+                        f"include/config/engagement.json); nothing was written: look for that run (a long "
+                        f"recompute of the same week), then clear this task"
+                    ) from error
                 taken.append(name)
         yield
     finally:
@@ -180,3 +264,50 @@ def _run_view_script(
                 inserted += cursor.rowcount
             if not cursor.nextset():
                 return inserted
+
+
+# ---------------------------------------------------------------- the engine of one task
+
+
+@dataclass
+class WeekResult:
+    """What recompute_week did: rows per view, the days of the week the load log lacked, how long it took."""
+
+    week: date
+    rows: dict[str, int]
+    days_not_ready: list[date]
+    seconds: float
+    rule: ActiveUserRule
+
+    def log_lines(self) -> list[str]:
+        lines = []
+        if self.days_not_ready:
+            # Not fatal: history may predate the load log; the daily DAG's trigger waits for whole weeks.
+            lines.append(
+                f"warning: week {self.week}: {len(self.days_not_ready)} day(s) not loaded and enriched by the ELT: "
+                f"{', '.join(map(str, self.days_not_ready))}; computed from what analytics holds"
+            )
+        lines += [f"week {self.week}: {count} rows in {view}" for view, count in self.rows.items()]
+        lines.append(
+            f"week {self.week} computed in {self.seconds:.1f}s "
+            f"(active rule: {self.rule.measure} >= {self.rule.minimum})"
+        )
+        return lines
+
+    def as_summary(self) -> dict[str, object]:
+        return {"week": self.week.isoformat(), "rows": self.rows, "seconds": round(self.seconds, 2)}
+
+
+def recompute_week(target_conn_id: str, week: date, config: EngagementConfig) -> WeekResult:
+    """Compute the four views of ``week`` in the configured analytics database, saying which of its days the load log lacks."""
+    started = monotonic()
+    with postgres.connect(target_conn_id) as conn:
+        missing = days_not_ready(conn, week)
+        rows = compute_week(
+            conn,
+            week,
+            config.active_user_rule,
+            event_table=config.event_table,
+            lock_timeout_seconds=config.lock_timeout_seconds,
+        )
+    return WeekResult(week, rows, missing, monotonic() - started, config.active_user_rule)

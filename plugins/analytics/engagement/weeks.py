@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 ONE_DAY = timedelta(days=1)
 ONE_WEEK = timedelta(days=7)
+DAYS_IN_WEEK = 7
 # The form of the from_week / to_week params (the DAG's JSON schema uses the same pattern).
 WEEK_PARAM_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 SCHEDULED_RUN_TYPE = "scheduled"
@@ -113,6 +114,62 @@ def week_bounds_in_zone(week: date, time_zone: str | ZoneInfo) -> tuple[datetime
     return start, end
 
 
+def whole_local_days(start: datetime, end: datetime, time_zone: str | ZoneInfo) -> list[date]:
+    """The local days whose whole ``[00:00, next 00:00)`` lies inside ``[start, end)``, in order.
+
+    ``start`` and ``end`` must be timezone-aware. DST days (23 or 25 hours) count like any other.
+    """
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError(f"[{start}, {end}) must be timezone-aware to be cut into local days")
+    day = local_day(start, time_zone)
+    if day_bounds_in_zone(day, time_zone)[0] < start:
+        day += ONE_DAY
+    days = []
+    while day_bounds_in_zone(day, time_zone)[1] <= end:
+        days.append(day)
+        day += ONE_DAY
+    return days
+
+
+def week_days(week: date) -> list[date]:
+    """The seven days of the week that starts on the Monday ``week``."""
+    _require_date(week, "week")
+    if week.weekday() != 0:
+        raise ValueError(f"{week} is a {week:%A}: weeks start on Monday")
+    return [week + timedelta(days=offset) for offset in range(DAYS_IN_WEEK)]
+
+
+def days_to_load(days: list[date], lookback_days: int, first_day: date | None = None) -> list[date]:
+    """The days a daily run loads: its own ``days`` and the ``lookback_days`` before the first, oldest first.
+
+    Late rows (events that reach production after their day was loaded) are loaded by the
+    reload of their day in a later run. Days before ``first_day`` (the ELT's start date) are
+    left out of the lookback; a run's own days never are.
+    """
+    if not days:
+        raise ValueError("a daily run loads at least one whole local day")
+    if lookback_days < 0:
+        raise ValueError(f"lookback_days must be >= 0, not {lookback_days}")
+    first = min(days)
+    lookback = [first - timedelta(days=offset) for offset in range(lookback_days, 0, -1)]
+    if first_day is not None:
+        lookback = [day for day in lookback if day >= first_day]
+    return sorted({*lookback, *days})
+
+
+def weekly_run_logical_date(week: date, time_zone: str | ZoneInfo) -> datetime:
+    """The logical date of the weekly views' run that the daily DAG triggers for ``week``: the Tuesday after, 00:00.
+
+    That is the end of the data interval of the daily run that triggers it (the run of the
+    Monday after the week), a function of the week only (never "now"). It is never a Monday
+    00:00, so it never collides with the logical date of a scheduled or backfill run of the
+    weekly DAG (one per week, at its Monday 00:00; Airflow keeps logical dates unique per DAG).
+    Given as the run's ``run_after`` too, it makes the run's data interval the week itself.
+    """
+    _require_monday(week, "week")
+    return day_bounds_in_zone(week + ONE_WEEK + ONE_DAY, time_zone)[0]
+
+
 def weeks_between(from_week: date, to_week: date) -> list[date]:
     """The Mondays from ``from_week`` to ``to_week``, both included; empty when from_week > to_week."""
     _require_monday(from_week, "from_week")
@@ -149,15 +206,29 @@ def weeks_for_run(
     last_year: bool = False,
     last_year_count: int = 52,
     max_weeks: int | None = None,
+    weeks: list[date] | None = None,
 ) -> list[date]:
     """The weeks one run of ``engagement_weekly_views`` computes, oldest first.
 
-    Params win over the run's own interval: ``from_week``/``to_week`` (``to_week`` defaults to
-    ``from_week``) give an explicit range; ``last_year`` gives the ``last_year_count`` full weeks
-    before the week containing ``interval_end_day``. Without params (one run of a backfill, or a
-    manual run with a logical date) the run computes the week its data interval starts in.
-    More than ``max_weeks`` weeks is refused (checked before the list is built).
+    Params win over the run's own interval: ``weeks`` lists Mondays (the daily DAG's trigger for
+    stale weeks gives it); ``from_week``/``to_week`` (``to_week`` defaults to ``from_week``) give
+    an explicit range; ``last_year`` gives the ``last_year_count`` full weeks before the week
+    containing ``interval_end_day``; one of the three at most. Without params (one run of a
+    backfill, or a manual run with a logical date) the run computes the week its data interval
+    starts in. More than ``max_weeks`` weeks is refused (checked before the list is built).
     """
+    if weeks:
+        if from_week is not None or to_week is not None or last_year:
+            raise ValueError("give weeks, or from_week/to_week, or last_year: only one of them")
+        for week in weeks:
+            _require_monday(week, "each of weeks")
+        unique = sorted(set(weeks))
+        if max_weeks is not None and len(unique) > max_weeks:
+            raise ValueError(
+                f"weeks lists {len(unique)} weeks, more than max_weeks_per_run ({max_weeks}, "
+                f"include/config/engagement.json) in one run: split them over several runs"
+            )
+        return unique
     if from_week is not None or to_week is not None:
         if last_year:
             raise ValueError("give either from_week/to_week or last_year, not both")
@@ -189,6 +260,24 @@ def weeks_for_run(
 
 
 # ---------------------------------------------------------------- what a DAG run does
+
+
+def week_to_trigger(run_day: date, weekly_views: bool, first_day: date) -> tuple[date | None, str]:
+    """Which week the daily run of ``run_day`` triggers the weekly views for, and the line saying why (or why not).
+
+    Only the run of a Monday triggers, for the week that just ended (:func:`week_that_just_ended`);
+    not when the param ``weekly_views`` is false, nor for a week that starts before the ELT's
+    first day ``first_day`` (its days before that are never loaded, so it would never be whole).
+    """
+    week = week_that_just_ended(run_day)
+    if week is None:
+        return None, f"{run_day} is a {run_day:%A}: no weekly views today"
+    prefix = f"{run_day} is a Monday: weekly views for the week of {week}"
+    if week < first_day:
+        return None, f"{prefix} not triggered (the week starts before the ELT's first day, {first_day})"
+    if not weekly_views:
+        return None, f"{prefix} not triggered (param weekly_views is false)"
+    return week, prefix
 
 
 def daily_run_day(
@@ -226,6 +315,18 @@ def week_param(value: object, name: str) -> date | None:
     return _require_monday(day, name)
 
 
+def weeks_param(value: object) -> list[date] | None:
+    """The ``weeks`` param (a list of ``YYYY-MM-DD`` Mondays) as dates; None when empty."""
+    if value is None or value == []:
+        return None
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"weeks must be a list of dates written YYYY-MM-DD (Mondays), not {value!r}")
+    weeks = [week_param(item, "each of weeks") for item in value]
+    if None in weeks:
+        raise ValueError(f"weeks must not hold empty values: {value!r}")
+    return weeks
+
+
 def weeks_for_params(
     params: Mapping[str, Any] | None,
     interval_start: datetime | None,
@@ -235,7 +336,7 @@ def weeks_for_params(
 ) -> list[date]:
     """The weeks a run of ``engagement_weekly_views`` computes, from its params and its data interval.
 
-    ``from_week``/``to_week`` give a range (no interval needed). ``last_year`` gives the
+    ``weeks`` lists Mondays, ``from_week``/``to_week`` give a range (no interval needed). ``last_year`` gives the
     configured number of full weeks before the interval's end, or before ``run_after`` when the
     run has no interval (triggered without a logical date). No params: the week of the interval,
     and a run with neither fails with a clear message. At most ``config.max_weeks_per_run`` weeks.
@@ -250,6 +351,7 @@ def weeks_for_params(
         last_year=bool(params.get("last_year")),
         last_year_count=config.history_weeks_for_last_year,
         max_weeks=config.max_weeks_per_run,
+        weeks=weeks_param(params.get("weeks")),
     )
 
 
