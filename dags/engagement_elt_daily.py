@@ -23,9 +23,9 @@ therefore in analytics after the next run. Rows later than the lookback: rerun t
 its run), or raise `lookback_days`.
 
 **Moved events.** An event whose `date_evenement` was changed in production (to another day) is
-taken over by the load of its new day: the load also deletes the rows of analytics with an
-incoming id, then copies; the day it left is counted again in the load log, and its content
-counts as changed.
+taken over by the load of its new day: when the COPY meets its id still in analytics under the
+old day, the load goes through a temporary table and first deletes the rows with an incoming
+id; the day it left is counted again in the load log, and its content counts as changed.
 
 **Tasks.**
 1. `day_to_load`: the local day of the run's data interval (logged, and used by the branch).

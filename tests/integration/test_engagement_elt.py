@@ -1127,11 +1127,15 @@ def test_a_reloaded_day_makes_the_computed_weeks_that_read_it_stale(production: 
     assert "stale week 2024-01-01 (computed " in "\n".join(found.log_lines())
     with production.connect(production.analytics) as conn:  # "stale" is a query
         assert _rows(conn, "SELECT week FROM engagement_stale_weeks ORDER BY week") == [
-            (WEEK_OF_JAN_1,), (WEEK_OF_JAN_8,), (date(2024, 2, 26),)
+            (WEEK_OF_JAN_1,),
+            (WEEK_OF_JAN_8,),
+            (date(2024, 2, 26),),
         ]
         events_before = _rows(
-            conn, "SELECT nombre_evenements FROM analytics_fonctionnalites WHERE week = %s AND grain = 'categorie'"
-            " AND type_utilisateur = 'JEUNE' AND categorie = 'Action'", (WEEK_OF_JAN_1,)
+            conn,
+            "SELECT nombre_evenements FROM analytics_fonctionnalites WHERE week = %s AND grain = 'categorie'"
+            " AND type_utilisateur = 'JEUNE' AND categorie = 'Action'",
+            (WEEK_OF_JAN_1,),
         )
 
     _recompute(config, *found.to_recompute)
@@ -1139,8 +1143,10 @@ def test_a_reloaded_day_makes_the_computed_weeks_that_read_it_stale(production: 
     assert _stale(config) == []
     with production.connect(production.analytics) as conn:
         events_after = _rows(
-            conn, "SELECT nombre_evenements FROM analytics_fonctionnalites WHERE week = %s AND grain = 'categorie'"
-            " AND type_utilisateur = 'JEUNE' AND categorie = 'Action'", (WEEK_OF_JAN_1,)
+            conn,
+            "SELECT nombre_evenements FROM analytics_fonctionnalites WHERE week = %s AND grain = 'categorie'"
+            " AND type_utilisateur = 'JEUNE' AND categorie = 'Action'",
+            (WEEK_OF_JAN_1,),
         )
     assert events_before == [] and events_after == [(1,)]  # the late row (an Action) is in its week now
 
@@ -1204,3 +1210,31 @@ def test_the_load_log_counts_a_day_at_its_load_midnight_event_included(productio
     _load(config, MONDAY)
     with production.connect(production.analytics) as target:
         assert _log(target) == {MONDAY_DAY: (len(MONDAY_IDS), False)}
+
+
+def test_one_daily_run_recomputes_at_most_max_weeks_per_run_stale_weeks(
+    production: Databases, config
+) -> None:
+    """The oldest first; the others stay stale, for the next daily run."""
+    from analytics.engagement.stale_weeks import find_stale_weeks, stale_weeks_run_id
+
+    copy_production(PROD_CONN_ID, ANALYTICS_CONN_ID, config)
+    _daily_run(MONDAY_DAY)
+    weeks = (WEEK_OF_JAN_1, WEEK_OF_JAN_8, date(2024, 1, 15))
+    _recompute(config, *weeks)
+    _add_event(production, 14, "2024-01-07 09:00+00")
+    _daily_run(MONDAY_DAY)
+
+    found = find_stale_weeks(
+        ANALYTICS_CONN_ID, replace(config, max_weeks_per_run=2, history_weeks_for_last_year=2)
+    )
+
+    assert [week.week for week in found.stale] == list(weeks)
+    assert found.to_recompute == [WEEK_OF_JAN_1, WEEK_OF_JAN_8]
+    assert "1 more (over max_weeks_per_run) are left for the next daily run" in found.log_lines()[-1]
+    run_id = stale_weeks_run_id(pendulum.datetime(2024, 1, 8, tz="Europe/Paris"), found.to_recompute, config)
+    assert run_id.startswith("stale_weeks__2024-01-08__2_weeks_")
+    assert run_id == stale_weeks_run_id(
+        MONDAY[0], found.to_recompute, config
+    )  # the same run, the same weeks: same id
+    assert run_id != stale_weeks_run_id(MONDAY[0], weeks, config)

@@ -8,9 +8,10 @@ not about to write to production.
   reference tables (the ``public`` schema but ``tables_not_copied``) within
   ``copy_timeout_seconds``.
 - :func:`load_events`: one interval, in one target transaction reading one source snapshot:
-  delete the interval's events, delete the events the interval brings in that analytics still
-  holds under another day (moved in production), COPY the interval's rows, check the count
-  against the source's, and record the days in the load log (the days events left included).
+  delete the interval's events, COPY the interval's rows in (through a temporary table, taking
+  them over, when some are still in analytics under another day: moved in production), check
+  the count against the source's, and record the days in the load log (the days events left
+  included).
 - :func:`enrich_events`: week, day and geography of one interval's events; the load log's days
   get their fingerprint and ``enriched_at``.
 - :func:`load_days` and :func:`enrich_days`: the same for a list of local days (a daily run's
@@ -58,11 +59,13 @@ ANALYTICS_EVENTS_SCHEMA_SQL = SQL_DIR / "analytics_events_schema.sql"
 SOURCE_EVENTS_SQL = SQL_DIR / "source_events.sql"
 DELETE_EVENTS_SQL = SQL_DIR / "delete_events.sql"
 DELETE_MOVED_EVENTS_SQL = SQL_DIR / "delete_moved_events.sql"
+CREATE_INCOMING_EVENTS_SQL = SQL_DIR / "incoming_events_schema.sql"
+INSERT_INCOMING_EVENTS_SQL = SQL_DIR / "insert_incoming_events.sql"
 ENRICH_EVENTS_SCHEMA_SQL = SQL_DIR / "enrich_events_schema.sql"
 ENRICH_EVENTS_SQL = SQL_DIR / "enrich_events.sql"
 RESOLVED = "resolved"
-# The load's temporary table of the interval's ids in the source (dropped at commit).
-INCOMING_IDS_TABLE = "engagement_incoming_ids"
+# The load's temporary table of the interval's rows from the source (dropped at commit).
+INCOMING_EVENTS_TABLE = "engagement_incoming_events"
 
 
 # ---------------------------------------------------------------- results
@@ -265,14 +268,15 @@ def load_events(
 ) -> LoadResult:
     """Copy the source's events of ``[start, end)`` into the target, replacing the target's rows of that interval.
 
-    One transaction on the target, reading from one snapshot of the source: create the table if
-    missing; copy the interval's ids from the source into a temporary table (their number is the
-    source's count); delete the target's rows of the interval; delete the target's rows with an
-    incoming id (events whose ``date_evenement`` was moved into the interval in production: the
-    load takes them over instead of failing on the primary key); COPY the interval's rows; check
-    the rows inserted equal the source's count, else roll the whole transaction back; record the
-    interval's whole days in the load log, and count and fingerprint again the days the moved
-    events left. Both connections must have no transaction in progress.
+    One transaction on the target, reading one snapshot of the source: create the table if
+    missing; count the source's rows of the interval; delete the target's rows of the interval;
+    COPY the interval's rows in. When that COPY fails on the primary key, an incoming event is
+    still in the target under another day (its ``date_evenement`` was changed in production): the
+    COPY is undone (a savepoint) and :func:`_take_over_moved_events` loads the interval through a
+    temporary table instead, taking those events over. Then the rows inserted must equal the
+    source's count, else the whole transaction is rolled back; the interval's whole days go in
+    the load log, and the days the moved events left are counted and fingerprinted again. Both
+    connections must have no transaction in progress.
     """
     interval = EventInterval(start, end)
     check_copy_target(
@@ -280,34 +284,35 @@ def load_events(
         postgres.target_of_connection(target_conn),
         config.production_database_names,
     )
+    import psycopg
     from psycopg import sql
 
     table = {"event_table": config.event_table}
     source_rows = postgres.read_sql_file(SOURCE_EVENTS_SQL, {**table, "columns": EVENT_COLUMNS})
-    source_ids = postgres.read_sql_file(SOURCE_EVENTS_SQL, {**table, "columns": ("id",)})
-    incoming = sql.Identifier(INCOMING_IDS_TABLE)
+    count_query = sql.SQL("SELECT count(*) FROM ({}) AS interval_events").format(source_rows)
     started = time.monotonic()
     with postgres.read_snapshot(source_conn), target_conn.transaction():
         ensure_event_table(target_conn, config)
-        target_conn.execute(
-            sql.SQL("CREATE TEMPORARY TABLE {} (id bigint NOT NULL) ON COMMIT DROP").format(incoming)
-        )
-        source_count = postgres.copy_query_to_table(
-            source_conn, source_ids, interval.as_params(), target_conn, INCOMING_IDS_TABLE, ("id",)
-        )
-        target_conn.execute(sql.SQL("ANALYZE {}").format(incoming))  # a plan on the primary key for few ids
+        source_count = source_conn.execute(count_query, interval.as_params()).fetchone()[0]
         with target_conn.cursor() as cursor:
             cursor.execute(postgres.read_sql_file(DELETE_EVENTS_SQL, table), interval.as_params())
             deleted = cursor.rowcount
-        moved_from = postgres.run_sql_file(
-            target_conn,
-            DELETE_MOVED_EVENTS_SQL,
-            {"timezone": config.timezone},
-            identifiers={**table, "incoming_ids": INCOMING_IDS_TABLE},
-        )
-        loaded = postgres.copy_query_to_table(
-            source_conn, source_rows, interval.as_params(), target_conn, config.event_table, EVENT_COLUMNS
-        )
+        moved_from: list[date] = []
+        try:
+            with target_conn.transaction():  # a savepoint: a COPY refused on the primary key leaves nothing
+                loaded = postgres.copy_query_to_table(
+                    source_conn,
+                    source_rows,
+                    interval.as_params(),
+                    target_conn,
+                    config.event_table,
+                    EVENT_COLUMNS,
+                )
+        except psycopg.errors.UniqueViolation:
+            log.info(
+                "%s: an incoming event is in analytics under another day: taking moved events over", interval
+            )
+            loaded, moved_from = _take_over_moved_events(source_conn, target_conn, interval, config)
         check_loaded_count(loaded, source_count, interval)
         days = record_loaded_days(
             target_conn, interval.start, interval.end, config.timezone, config.event_table
@@ -315,9 +320,7 @@ def load_events(
         days_left = {}
         if moved_from:
             ensure_enrichment_columns(target_conn, config)  # the fingerprint reads them
-            days_left = record_days_left(
-                target_conn, [day for (day,) in moved_from], config.timezone, config.event_table
-            )
+            days_left = record_days_left(target_conn, moved_from, config.timezone, config.event_table)
     return LoadResult(
         interval_start=interval.start.isoformat(),
         interval_end=interval.end.isoformat(),
@@ -329,6 +332,40 @@ def load_events(
         moved_in=len(moved_from),
         days_left={day.isoformat(): contents.events for day, contents in days_left.items()},
     )
+
+
+def _take_over_moved_events(
+    source_conn: psycopg.Connection,
+    target_conn: psycopg.Connection,
+    interval: EventInterval,
+    config: EngagementConfig,
+) -> tuple[int, list[date]]:
+    """Load the interval (its rows already deleted) taking over the incoming events the target holds under other days.
+
+    In the load's transaction and snapshot: COPY the interval's rows into a temporary table,
+    delete the target's rows with those ids (``delete_moved_events.sql``, outside the interval
+    by then), insert the rows. Returns the rows inserted and the local day each moved event left.
+    """
+    from psycopg import sql
+
+    table = {"event_table": config.event_table}
+    incoming = {**table, "incoming": INCOMING_EVENTS_TABLE, "columns": EVENT_COLUMNS}
+    source_rows = postgres.read_sql_file(SOURCE_EVENTS_SQL, {**table, "columns": EVENT_COLUMNS})
+    postgres.run_sql_file(target_conn, CREATE_INCOMING_EVENTS_SQL, identifiers=incoming)
+    postgres.copy_query_to_table(
+        source_conn, source_rows, interval.as_params(), target_conn, INCOMING_EVENTS_TABLE, EVENT_COLUMNS
+    )
+    target_conn.execute(
+        sql.SQL("ANALYZE {}").format(sql.Identifier(INCOMING_EVENTS_TABLE))
+    )  # index probes for few ids
+    moved_from = postgres.run_sql_file(
+        target_conn, DELETE_MOVED_EVENTS_SQL, {"timezone": config.timezone}, identifiers=incoming
+    )
+    with target_conn.cursor() as cursor:
+        cursor.execute(postgres.read_sql_file(INSERT_INCOMING_EVENTS_SQL, incoming))
+        loaded = cursor.rowcount
+    target_conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(INCOMING_EVENTS_TABLE)))
+    return loaded, [day for (day,) in moved_from]
 
 
 def load_days(
