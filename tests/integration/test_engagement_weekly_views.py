@@ -869,7 +869,8 @@ def _insert_edge_users(conn) -> None:
         )
     with conn.cursor() as cursor:
         cursor.executemany(
-            "INSERT INTO evenement_engagement VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", rows
+            "INSERT INTO evenement_engagement VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            rows,
         )
 
 
@@ -898,13 +899,26 @@ def test_each_window_edge_counts_its_edge_day_once(analytics_conn):
     }
     # W's events: n2's and n3's of the week (n3's Monday 00:00 included), never n1's next Monday.
     assert {key[0] for key in _fonctionnalites(analytics_conn, "analytics_fonctionnalites", W)} == {
-        "MILO", "BORD_6", "BORD_W", "BORD_W2"
+        "MILO",
+        "BORD_6",
+        "BORD_W",
+        "BORD_W2",
     }
     # The fixture's own cells are as before the edge users came.
-    assert {k: v for k, v in _engagement(analytics_conn, W).items() if k not in _edge_cells(_engagement(analytics_conn, W))} == ENGAGEMENT_DISTINCT_DAYS
+    assert {
+        k: v
+        for k, v in _engagement(analytics_conn, W).items()
+        if k not in _edge_cells(_engagement(analytics_conn, W))
+    } == ENGAGEMENT_DISTINCT_DAYS
 
     compute_week(analytics_conn, W3, DISTINCT_DAYS_2)  # n1's event is W3's
-    assert _edge_cells(_engagement_national(analytics_conn, W3))[("BORD_NEXT", "CONSEILLER")] == (1, 1, 0, 0, 0)
+    assert _edge_cells(_engagement_national(analytics_conn, W3))[("BORD_NEXT", "CONSEILLER")] == (
+        1,
+        1,
+        0,
+        0,
+        0,
+    )
     assert ("BORD_NEXT", "CONSEILLER", "categorie", "Message", None, None) in _fonctionnalites(
         analytics_conn, "analytics_fonctionnalites", W3
     )
@@ -913,7 +927,10 @@ def test_each_window_edge_counts_its_edge_day_once(analytics_conn):
 @pytest.mark.parametrize(
     ("moment", "refused"),
     [
-        ("2023-12-17 23:59:59+00", False),  # just before read_window(W): [week_end - 63 days, week_end + 1 day) UTC
+        (
+            "2023-12-17 23:59:59+00",
+            False,
+        ),  # just before read_window(W): [week_end - 63 days, week_end + 1 day) UTC
         ("2023-12-18 00:00:00+00", True),  # its first instant
         ("2024-02-19 23:59:59+00", True),  # its last second
         ("2024-02-20 00:00:00+00", False),  # its end
