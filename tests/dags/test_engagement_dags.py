@@ -401,6 +401,11 @@ def test_demo_logs_one_file_per_run_and_reads_the_branch_back(tmp_path):
     not_triggered = "2024-02-26 is a Monday: weekly views for the week of 2024-02-19 not triggered (param weekly_views is false)"
     log.write_text(f"2024-02-27T00:00:01Z [info     ] {not_triggered} [airflow.task]\n")
     assert branch_lines(log) == [not_triggered]
+    from analytics.engagement.weeks import week_to_trigger  # the line the branch logs, not one written here
+
+    _, before_start = week_to_trigger(date(2024, 1, 1), True, date(2024, 1, 1))
+    log.write_text(f"2024-01-02T00:00:01Z [info     ] {before_start} [airflow.task]\n")
+    assert branch_lines(log) == [before_start]
     # the demo's first Monday has no loaded week before it: it must not wait for one
     first_monday = next(run for run in DEMO_RUNS if run.logical_date == "2024-02-27")
     assert first_monday.conf == {"weekly_views": False}
@@ -457,6 +462,13 @@ def test_daily_run_loads_the_local_day_of_its_interval_and_triggers_views_on_mon
     # data interval is the week.
     assert datetime.fromisoformat(triggered["logical_date"]) == datetime(2024, 1, 9, tzinfo=PARIS)
     assert [datetime.fromisoformat(moment) for moment in triggered["data_interval"]] == [week_start, week_end]
+    # What the scheduler then runs, with that conf: the sensor reads the weeks from weeks_to_compute's
+    # XCom, finds the week whole, and the week is written.
+    weekly = run_dag_test(WEEKLY_DAG_ID, "2024-01-09", triggered["conf"])
+    assert weekly.state == "success", weekly.output[-4000:]
+    assert "week 2024-01-01: its 7 days are loaded and enriched" in weekly.output
+    assert {row[0] for row in _view_rows(analytics)["analytics_engagement_national"]} == {date(2024, 1, 1)}
+    assert _rows(analytics, "SELECT week FROM engagement_computed_weeks") == [(date(2024, 1, 1),)]
     assert _rows(analytics, "SELECT count(*) FROM agence")[0][0] > 0, (
         "copy_production should bring the reference tables"
     )
@@ -634,7 +646,7 @@ def test_backfill_over_three_weeks_gives_the_rows_of_three_weekly_runs(engagemen
     """`airflow backfill create` on a real scheduler recomputes exactly what the weekly runs wrote."""
     from tests.airflow_services import airflow_services, metadata_database, migrate_metadata_db
 
-    _, analytics = engagement_databases
+    prod, analytics = engagement_databases
     _reset_analytics(analytics)
     _load_days(date(2024, 1, 1), date(2024, 2, 12))
     for logical_date in ("2024-01-22", "2024-01-29", "2024-02-05"):
@@ -664,6 +676,12 @@ def test_backfill_over_three_weeks_gives_the_rows_of_three_weekly_runs(engagemen
         date(2024, 1, 15), date(2024, 1, 22), date(2024, 1, 29),
     ]  # fmt: skip
     assert _view_rows(analytics) == from_weekly_runs
+    for week in (
+        date(2024, 1, 15),
+        date(2024, 1, 22),
+        date(2024, 1, 29),
+    ):  # and right, counted from the source
+        assert _categorie_counts(analytics, week) == _categorie_counts_from_source(prod, week), week
 
 
 def test_a_changed_day_recomputes_its_weeks_through_the_weekly_dag(
