@@ -124,7 +124,9 @@ def test_last_year_weeks_are_the_full_weeks_before_the_reference_week() -> None:
     assert weeks[-1] == date(2024, 6, 3)
     assert weeks[0] == date(2023, 6, 12)
     assert all(week.weekday() == 0 for week in weeks)
-    assert all(later - earlier == timedelta(days=7) for earlier, later in zip(weeks[:-1], weeks[1:], strict=True))
+    assert all(
+        later - earlier == timedelta(days=7) for earlier, later in zip(weeks[:-1], weeks[1:], strict=True)
+    )
 
 
 def test_last_year_weeks_from_a_monday_excludes_that_week() -> None:
