@@ -319,14 +319,14 @@ class _StatusWriter:
         self.collection = database[STATUS_COLLECTION]
         self.ingestion = ingestion
         self.package_dir = package_dir
-        self.started_at = datetime.now(UTC)
+        self.started_at = datetime.now(UTC)  # now-ok: when this ingestion ran (bookkeeping)
 
     def write(self, state: str, *, finished: bool = False, error: str | None = None) -> None:
         summary = self.ingestion.summary
         document = status_document(
             state=state,
             started_at=self.started_at,
-            finished_at=datetime.now(UTC) if finished else None,
+            finished_at=datetime.now(UTC) if finished else None,  # now-ok
             files=self.ingestion.accounts,
             loaded=summary.loaded,
             kept=summary.kept,
