@@ -703,12 +703,16 @@ def test_dag_file_imports_no_database_or_data_library(path):
 
 @pytest.mark.parametrize("path", DAG_FILES, ids=[path.name for path in DAG_FILES])
 def test_dag_file_imports_quickly(path):
-    """Each DAG file imports in under a second in a fresh interpreter (Airflow re-parses them often).
+    """Each DAG file imports in under a second (Airflow re-parses them often).
 
-    Airflow itself is imported first and not counted: the budget is for the file's own work.
+    The interpreter first imports what Airflow's DAG file processor has loaded before it parses a
+    file (``airflow.dag_processing.processor``: the SDK, the ORM models, SQLAlchemy), and that is
+    not counted: the budget is for the file's own work. Measured from ``airflow.sdk`` alone, the
+    provider's ``TriggerDagRunOperator`` would count the second it takes to import SQLAlchemy and
+    the models, which a real parse never pays.
     """
     code = (
-        "import time, runpy, sys; import airflow.sdk; "
+        "import time, runpy, sys; import airflow.dag_processing.processor; "
         f"sys.path[:0] = [{str(REPO / 'plugins')!r}]; "
         f"start = time.perf_counter(); runpy.run_path({str(path)!r}); "
         "print(time.perf_counter() - start)"

@@ -1,5 +1,5 @@
 -- The production schema the engagement ELT reads (database `prod`). Idempotent: the demo-data
--- generator (scripts/generate_engagement_data.py) runs it before filling the tables.
+-- generator (`python -m scripts.demo_data engagement`) runs it before filling the tables.
 -- Reference tables, copied to analytics every day by copy_production (pg_dump | pg_restore):
 --   agence, conseiller, jeune, feature_flip.
 -- Never copied whole (tables_not_copied in include/config/engagement.json):
