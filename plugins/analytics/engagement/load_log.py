@@ -26,6 +26,8 @@ from analytics.engagement.weeks import DAYS_IN_WEEK, day_bounds_in_zone, week_da
 from analytics.stores import postgres
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import psycopg
 
 LOADED_DAYS_TABLE = "engagement_loaded_days"
@@ -59,17 +61,7 @@ def record_loaded_days(
 
     Returns each recorded day's event count (days with no event included).
     """
-    ensure_load_log(conn)
-    days = whole_local_days(start, end, timezone)
-    if not days:
-        return {}
-    rows = postgres.run_sql_file(
-        conn,
-        RECORD_LOADED_SQL,
-        {"days": days, "start": start, "end": end, "timezone": timezone},
-        identifiers=_identifiers(event_table),
-    )
-    return dict(sorted(rows))
+    return dict(sorted(_record_whole_days(conn, RECORD_LOADED_SQL, start, end, timezone, event_table)))
 
 
 def record_day_contents(
@@ -86,17 +78,32 @@ def record_day_contents(
     Returns, for each day of the log recorded, its events and whether its fingerprint changed
     (a day's first recording is a change). Days the log does not hold are left out.
     """
+    rows = _record_whole_days(
+        conn, RECORD_DAY_CONTENTS_SQL, start, end, timezone, event_table, enriched=enriched
+    )
+    return {day: DayContents(events, changed) for day, events, changed in sorted(rows)}
+
+
+def _record_whole_days(
+    conn: psycopg.Connection,
+    sql_file: Path,
+    start: datetime,
+    end: datetime,
+    timezone: str,
+    event_table: str,
+    **params: object,
+) -> list[tuple]:
+    """Run one of the load log's recording statements for the local days ``[start, end)`` covers whole."""
     ensure_load_log(conn)
     days = whole_local_days(start, end, timezone)
     if not days:
-        return {}
-    rows = postgres.run_sql_file(
+        return []
+    return postgres.run_sql_file(
         conn,
-        RECORD_DAY_CONTENTS_SQL,
-        {"days": days, "start": start, "end": end, "timezone": timezone, "enriched": enriched},
+        sql_file,
+        {"days": days, "start": start, "end": end, "timezone": timezone, **params},
         identifiers=_identifiers(event_table),
     )
-    return {day: DayContents(events, changed) for day, events, changed in sorted(rows)}
 
 
 def record_days_left(
