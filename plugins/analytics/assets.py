@@ -10,3 +10,7 @@ from __future__ import annotations
 from airflow.sdk import Asset
 
 EDX_COURSE_DATABASES = Asset("edx_course_databases")
+TRACKING_MASTER = Asset("tracking_logs_master")
+"""``tracking_logs.tracking``: updated when ``tracking_logs_master_load`` has loaded files."""
+COURSE_TRACKING = Asset("edx_course_tracking")
+"""Every course database's ``tracking`` collection: updated by ``course_tracking_extraction``."""

@@ -186,7 +186,7 @@ def test_a_block_that_is_not_an_object_is_rejected() -> None:
 
 def test_metadata_keys_are_made_safe_for_mongodb() -> None:
     raw = {CHAPTER_1: {"category": "chapter", "children": [], "metadata": {"xml.attributes": {"$x": 1}}}}
-    assert documents_by_id(raw)[CHAPTER_1]["metadata"] == {"xml_attributes": {"_x": 1}}
+    assert documents_by_id(raw)[CHAPTER_1]["metadata"] == {"xml%2Eattributes": {"%24x": 1}}
 
 
 def test_the_blocks_api_shape_is_normalised_first() -> None:

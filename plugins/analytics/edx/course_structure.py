@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from analytics.core.accounting import Rejection
-from analytics.edx.tables import sanitize_keys
+from analytics.core.mongo_keys import encode_keys
 
 SPLICED_CATEGORIES = frozenset({"conditional", "wrapper"})
 PARENT_DATA_LEVELS = ("chapter", "sequential", "vertical")
@@ -112,7 +112,7 @@ def _block_from_structure(key: str, entry: dict[str, Any]) -> CourseBlock:
         category=entry.get("category"),
         display_name=metadata.get("display_name"),
         children=list(entry.get("children", [])),
-        metadata=sanitize_keys(metadata),
+        metadata=encode_keys(metadata),
     )
 
 
@@ -123,7 +123,7 @@ def _block_from_blocks_api(key: str, entry: dict[str, Any]) -> CourseBlock:
         category=entry.get("type"),
         display_name=entry.get("display_name"),
         children=list(entry.get("children", [])),
-        metadata=sanitize_keys(metadata),
+        metadata=encode_keys(metadata),
     )
 
 

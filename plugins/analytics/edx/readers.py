@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from analytics.core.accounting import Rejection
+from analytics.core.mongo_keys import encode_key
 from analytics.edx.course_structure import flatten_course_structure
 from analytics.edx.extended_json import line_to_document
 from analytics.edx.package import COURSE_STRUCTURE_FILE, FORUM_FILE, PackageFile
@@ -27,7 +28,6 @@ from analytics.edx.tables import (
     duplicate_column,
     id_column_for,
     is_credential_column,
-    sanitize_key,
     strip_line_end,
 )
 
@@ -53,7 +53,7 @@ def iter_table_documents(path: Path, table: str) -> Iterator[SourceDocument | Re
         if isinstance(header, Rejection):
             yield header
             return
-        columns = [sanitize_key(column) for column in header]
+        columns = [encode_key(column) for column in header]
         duplicate = duplicate_column(file_name, header, columns, lines)
         if duplicate is not None:
             yield duplicate
@@ -77,7 +77,7 @@ def credential_columns(path: Path) -> list[str]:
         header = decode_header(path.name, lines.readline())
     if isinstance(header, Rejection):
         return []
-    return [column for column in map(sanitize_key, header) if is_credential_column(column)]
+    return [column for column in map(encode_key, header) if is_credential_column(column)]
 
 
 def iter_forum_documents(path: Path) -> Iterator[SourceDocument | Rejection]:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from analytics.core.accounting import Rejection, excerpt
+from analytics.core.mongo_keys import encode_keys
 
 TABLE_COLLECTIONS = {
     "auth_user": "user",
@@ -158,24 +159,6 @@ def unescape_mysql(text: str) -> str:
     return _MYSQL_ESCAPE.sub(lambda match: _MYSQL_ESCAPES.get(match[1], match[0]), text)
 
 
-def sanitize_keys(obj: Any) -> Any:
-    """A copy of a JSON value whose object keys are valid MongoDB field names, at every depth.
-
-    ``.`` and NUL become ``_``, and a leading ``$`` becomes ``_``.
-    """
-    if isinstance(obj, dict):
-        return {sanitize_key(str(key)): sanitize_keys(value) for key, value in obj.items()}
-    if isinstance(obj, list):
-        return [sanitize_keys(item) for item in obj]
-    return obj
-
-
-def sanitize_key(key: str) -> str:
-    """One object key made a valid MongoDB field name (see sanitize_keys)."""
-    key = key.replace(".", "_").replace("\x00", "_")
-    return "_" + key[1:] if key.startswith("$") else key
-
-
 def parse_int(text: str) -> int:
     if not _INTEGER.fullmatch(text):
         raise ValueTypeError("bad int")
@@ -213,12 +196,12 @@ def parse_datetime(text: str) -> datetime | None:
 
 
 def parse_json(text: str) -> Any:
-    """A sanitized sub-document or list when the text is a JSON object or array, else the text itself."""
+    """A sub-document (keys encoded by analytics.core.mongo_keys) or list when the text is a JSON object or array, else the text itself."""
     try:
         value = json.loads(text)
     except ValueError:
         return text
-    return sanitize_keys(value) if isinstance(value, dict | list) else text
+    return encode_keys(value) if isinstance(value, dict | list) else text
 
 
 _PARSERS: dict[str, Callable[[str], Any]] = {
@@ -268,7 +251,7 @@ def decode_header(file_name: str, header_line: bytes) -> list[str] | Rejection:
 def duplicate_column(
     file_name: str, header: list[str], columns: list[str], remaining_lines: Iterable[bytes]
 ) -> Rejection | None:
-    """A rejection of the whole file when two header columns have the same (sanitized) name, else None.
+    """A rejection of the whole file when two header columns have the same (encoded) name, else None.
 
     Such a file cannot be read: one column's values would silently overwrite the other's. The
     rejection counts the rows that are therefore not loaded (reading the rest of the file).
