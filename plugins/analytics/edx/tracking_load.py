@@ -29,7 +29,7 @@ import logging
 import os
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,7 +40,7 @@ import orjson
 from analytics.core.accounting import COMPLETE, FAILED, PARTIAL, RUNNING, Rejection
 from analytics.core.config import config_path, load_json_config, require
 from analytics.core.progress import Progress
-from analytics.edx.tracking_files import TrackingFile
+from analytics.edx.tracking_files import DEFAULT_MAX_FILES_PER_RUN, RELOAD, TrackingFile
 from analytics.edx.tracking_lines import parse_tracking_line
 from analytics.stores.mongo import DEFAULT_BATCH_SIZE, MongoBatchWriter, replace_document
 
@@ -365,3 +365,66 @@ def _counters_text(result: FileLoad, writer: MongoBatchWriter) -> str:
     if result.discarded:
         text += f" ({', '.join(f'{n} {reason}' for reason, n in result.discarded_by_reason.most_common())})"
     return text
+
+
+@dataclass
+class RunPlan:
+    """What a run of the master load does: the files to load (as the mapped tasks' arguments), and the rest."""
+
+    directory: str
+    to_load: list[dict[str, Any]] = field(default_factory=list)
+    complete: int = 0
+    changed: list[dict[str, str]] = field(default_factory=list)
+    touched: list[str] = field(default_factory=list)  # size or time changed, same sha256: still complete
+    deferred: list[str] = field(default_factory=list)
+    ignored: list[dict[str, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def plan_master_load(
+    database: Database,
+    directory: Path,
+    *,
+    reload_files: Sequence[str] = (),
+    max_files: int = DEFAULT_MAX_FILES_PER_RUN,
+) -> RunPlan:
+    """List the landing directory, compare it with the import records, hash the complete files
+    whose size or time changed; the indexes of the master are created on the way."""
+    from analytics.edx.tracking_files import find_tracking_files, plan_files
+
+    if not directory.is_dir():
+        raise FileNotFoundError(f"landing directory {directory} does not exist")
+    ensure_master_indexes(database)
+    files, ignored = find_tracking_files(directory)
+    records = imported_records(database)
+    plan = plan_files(files, records, reload_files, max_files)
+    run_plan = RunPlan(
+        directory=str(directory),
+        to_load=[
+            {"path": str(found.path), "name": found.name, "reason": reason, "reload": reason == RELOAD}
+            for found, reason in plan.to_load
+        ],
+        complete=len(plan.complete),
+        deferred=plan.deferred,
+        ignored=[{"file": name, "reason": reason} for name, reason in ignored],
+    )
+    for found in plan.to_check:
+        digest = file_sha256(found.path)
+        if digest == records[found.name].get("sha256"):
+            database[IMPORTED_COLLECTION].update_one(
+                {"_id": found.name}, {"$set": {"size": found.size, "mtime_ns": found.mtime_ns}}
+            )
+            run_plan.touched.append(found.name)
+            run_plan.complete += 1
+        else:
+            run_plan.changed.append(
+                {
+                    "name": found.name,
+                    "path": str(found.path),
+                    "sha256": digest,
+                    "loaded_sha256": records[found.name].get("sha256") or "",
+                }
+            )
+    return run_plan
