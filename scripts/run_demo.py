@@ -89,6 +89,52 @@ def summarize_course_ingestion(log_path: Path) -> list[str]:
     return lines
 
 
+def summarize_master_load(log_path: Path) -> list[str]:
+    """The import records and the master collection, read back from MongoDB."""
+    from analytics.edx.tracking_load import IMPORTED_COLLECTION, MASTER_COLLECTION, load_tracking_settings
+    from analytics.stores.mongo import mongo_client
+
+    database_name = load_tracking_settings().master_database
+    with mongo_client(MONGO_DEFAULT) as client:
+        database = client[database_name]
+        records = list(database[IMPORTED_COLLECTION].find({}).sort("_id", 1))
+        master = database[MASTER_COLLECTION]
+        events = master.count_documents({})
+        by_course = master.aggregate([{"$group": {"_id": "$course_id", "events": {"$sum": 1}}}])
+        courses = sorted(((row["_id"] or "(no course)"), row["events"]) for row in by_course)
+    lines = [f"{database_name}.{IMPORTED_COLLECTION} (one record per file):"]
+    for record in records:
+        reasons = ", ".join(
+            f"{count} {reason}" for reason, count in record.get("discarded_by_reason", {}).items()
+        )
+        lines.append(
+            f"    {record['_id']}: {record['status']}, {record.get('read', 0)} lines = "
+            f"{record.get('loaded', 0)} loaded + {record.get('already_loaded', 0)} already loaded + "
+            f"{record.get('discarded', 0)} discarded{f' ({reasons})' if reasons else ''}"
+        )
+    lines.append(f"{database_name}.{MASTER_COLLECTION}: {events} events; by course id:")
+    lines += [f"    {course}: {count}" for course, count in courses]
+    errors = sorted(path.name for path in (demo_data_dir() / "tracking").glob("*-errors"))
+    if errors:
+        lines.append(
+            f"discarded lines, with line number and reason: demo-data/tracking/{{{','.join(errors)}}}"
+        )
+    return lines
+
+
+def reset_tracking_master() -> None:
+    """Drop the demo's master collection database, so each `make run` loads the logs again."""
+    from analytics.edx.tracking_load import load_tracking_settings
+    from analytics.stores.mongo import mongo_client
+
+    if os.environ.get("ANALYTICS_STACK_PROFILE") != DEMO_PROFILE:
+        raise SystemExit("refusing to reset the tracking master outside the demo stack (run `make run`)")
+    with mongo_client(MONGO_DEFAULT) as client:
+        client.drop_database(load_tracking_settings().master_database)
+    for errors_file in (demo_data_dir() / "tracking").glob("*-errors"):
+        errors_file.unlink()
+
+
 def analytics_connection():
     """One connection to the analytics database, for all the queries of one summary."""
     from analytics.stores.postgres import connect
@@ -238,6 +284,7 @@ def summarize_branch(log_path: Path) -> list[str]:
 
 DEMO_RUNS = [
     DemoRun("edx_course_ingestion", "2024-03-04", {}, summarize_course_ingestion),
+    DemoRun("tracking_logs_master_load", "2024-03-09", {}, summarize_master_load),
     # Monday 26 February is the demo ELT's first day: the week before it was never loaded, so its
     # run loads the day without waiting for that week (param weekly_views).
     DemoRun("engagement_elt_daily", ENGAGEMENT_DAYS[0], {"weekly_views": False}, summarize_branch),
@@ -332,9 +379,12 @@ def main() -> int:
     log_dir.mkdir(parents=True, exist_ok=True)
     planned = {run.dag_id for run in DEMO_RUNS}
     print(
-        "Resetting the demo's analytics database, so each `make run` starts from the same state.", flush=True
+        "Resetting the demo's analytics database and tracking master, so each `make run` starts from "
+        "the same state.",
+        flush=True,
     )
     reset_analytics()
+    reset_tracking_master()
     unpause_weekly_views()
     missing = [dag_id for dag_id in dag_ids_in_folder() if dag_id not in planned]
     results = []
