@@ -120,3 +120,52 @@ def test_the_master_load_runs_twice_and_finishes_a_partial_file(tmp_path, mongo_
     master = _master(mongo_client)[MASTER_COLLECTION]
     assert master.count_documents({}) == good["events"] + later["events"]
     assert master.count_documents({"load_file": "testx-edx-events-2024-03-05.log"}) == later["events"]
+
+
+def test_the_extraction_copies_each_course_from_the_master_and_a_rerun_changes_nothing(
+    tmp_path, mongo_client, airflow_metadata_db
+):
+    """The demo generator's package and logs: ingested and loaded by the engines, then the DAG
+    extracts every course; each course's events are those the master holds for it, in its
+    window, enriched from its structure; a second run leaves the same documents."""
+    from analytics.edx.course_configs import list_course_configs, parse_course_config
+    from analytics.edx.discovery import discover_package
+    from analytics.edx.extraction import STATUS_COLLECTION, STATUS_ID, TRACKING_COLLECTION, selection_filter
+    from analytics.edx.ingestion import ingest_course_package
+    from analytics.edx.tracking_files import find_tracking_files
+    from analytics.edx.tracking_load import TrackingSettings, load_tracking_file
+
+    from .conftest import generate_demo_data
+
+    demo = generate_demo_data(tmp_path / "demo", courses=2, days=3, events_per_day=200)
+    mongo_client.drop_database(MASTER_DATABASE)
+    configs = [parse_course_config(path) for path in list_course_configs(demo / "courses")]
+    for config in configs:
+        mongo_client.drop_database(config.database_name)
+    for course in discover_package(demo / "package").courses:
+        ingest_course_package(course, mongo_client)
+    master = mongo_client[MASTER_DATABASE]
+    for found in find_tracking_files(demo / "tracking")[0]:
+        load_tracking_file(master, found, errors_dir=tmp_path / "errors", settings=TrackingSettings())
+
+    conf = {"course_config_dir": str(demo / "courses")}
+    first = run_dag_test("course_tracking_extraction", "2024-03-10", conf)
+    assert first.state == "success", first.output[-3000:]
+    states = {}
+    for config in configs:
+        expected = master[MASTER_COLLECTION].count_documents(selection_filter(config))
+        course_tracking = mongo_client[config.database_name][TRACKING_COLLECTION]
+        assert expected > 0
+        assert course_tracking.count_documents({}) == expected
+        assert course_tracking.count_documents({"block.block_id": {"$exists": True}}) > 0
+        status = mongo_client[config.database_name][STATUS_COLLECTION].find_one({"_id": STATUS_ID})
+        assert status["state"] == "complete"
+        states[config.database_name] = sorted(course_tracking.find({}), key=lambda d: d["_id"])
+
+    second = run_dag_test("course_tracking_extraction", "2024-03-11", conf)
+    assert second.state == "success", second.output[-3000:]
+    for config in configs:
+        again = sorted(
+            mongo_client[config.database_name][TRACKING_COLLECTION].find({}), key=lambda d: d["_id"]
+        )
+        assert again == states[config.database_name]

@@ -29,12 +29,11 @@ from analytics.core.progress import DEFAULT_EVERY_SECONDS, Progress
 from analytics.edx.blocks import BlockIndex, enrichment, match_block
 from analytics.edx.course_configs import CourseConfig
 from analytics.edx.tables import COURSE_STRUCTURE_COLLECTION
+from analytics.edx.tracking_load import MASTER_COLLECTION, MASTER_DATABASE
 from analytics.stores.mongo import DEFAULT_BATCH_SIZE, MongoBatchWriter, SafeReplacement, replace_document
 
 log = logging.getLogger(__name__)
 
-MASTER_DATABASE = "tracking_logs"
-MASTER_COLLECTION = "tracking"
 TRACKING_COLLECTION = "tracking"
 STATUS_COLLECTION = "tracking_extraction"
 STATUS_ID = "status"

@@ -1,0 +1,121 @@
+"""
+# Course tracking extraction
+
+Copies each course's events from the master collection `tracking_logs.tracking` into its course
+database (`<course db>.tracking`, the database `edx_course_ingestion` writes), each event
+enriched with the block it is about. Scheduled on the Asset `tracking_logs_master` (a master
+load that loaded files), and by hand; publishes the Asset `edx_course_tracking`.
+
+**Courses.** One JSON config per course in `course_config_dir` (empty: the
+`edx_course_config_dir` Variable, else `include/config/courses/`): `edx_id`, `edx_course_name`,
+`course_ids`, `date_of_course_enrollment`, `date_of_course_completion` (`YYYY-MM-DD`). The
+course database is named after the first course id. `courses` (a list of `edx_id`s; empty: all)
+restricts a run. An invalid config (a missing field, a bad date, an end before the start, empty
+`course_ids`, the template's placeholders) fails its own mapped task with a message naming the
+file and the field; the other courses go on.
+
+**Selection.** Events whose `course_id` is one of the config's ids (in both the `course-v1:`
+and `ORG/COURSE/RUN` forms) and whose `time` is in [enrollment day 00:00 UTC, completion day
++ 1 day): the completion day is included whole. **Incremental**: only events loaded
+(`loaded_at`) since the course's last successful extraction, minus one hour of overlap (a batch
+stamped just before the mark but written after it is not missed). `full_refresh` (default
+false) takes every selected event again and removes those no longer selected, once the new set
+is written; a changed config (ids or dates) does so by itself.
+
+**Enrichment.** Each event that points at a course block (a usage key in `context.module`,
+`event.problem_id`, `event.id`, `event.module_id`, an xblock handler or `jump_to` URL, a
+courseware URL, `activate_block_id`) gets `block` (id, block_id, category, display name) and
+`parent_data` (chapter, sequential, vertical) from the course's `course_structure`. Events that
+point at no block are kept unchanged and counted.
+
+**Writes** are upserts on the master `_id`: reruns never duplicate. Each course's status is in
+`<course db>.tracking_extraction` (state, mark, counts).
+
+**Tasks.** `list_courses`; `extract_course` (one mapped task per config, named after it);
+`report` (runs whatever happened: one line per course, the totals; updates the asset; skipped
+when no course was extracted); `check` (fails the run when a course was not extracted).
+
+**When it fails.** An invalid config: fix the file named in the error, clear the task. A failed
+extraction keeps the previous mark; clearing the task extracts the same events again.
+
+**Owner.** data-engineering (edX analytics).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from airflow.sdk import Param, TriggerRule, dag, task
+
+from analytics.assets import COURSE_TRACKING, TRACKING_MASTER
+from analytics.dag_defaults import default_args
+from analytics.operators.tracking import (
+    LOAD_EXECUTION_TIMEOUT,
+    ExtractCourseTrackingOperator,
+    ListCourseConfigsOperator,
+    check_extraction,
+    report_extraction,
+)
+
+
+@dag(
+    dag_id="course_tracking_extraction",
+    schedule=[TRACKING_MASTER],
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    default_args=default_args(),
+    tags=["edx", "transformation", "mongodb"],
+    params={
+        "course_config_dir": Param(
+            "",
+            type="string",
+            title="Course config directory",
+            description=(
+                "Folder of the course configs (one JSON file per course); empty: the "
+                "`edx_course_config_dir` Variable, else include/config/courses/."
+            ),
+        ),
+        "courses": Param(
+            [],
+            type="array",
+            items={"type": "string"},
+            title="Courses",
+            description="The edx_ids of the courses to extract; empty: all.",
+        ),
+        "full_refresh": Param(
+            False,
+            type="boolean",
+            title="Full refresh",
+            description="Take every selected event again (and remove those no longer selected), not only the new ones.",
+        ),
+    },
+)
+def course_tracking_extraction():
+    configs = ListCourseConfigsOperator(
+        task_id="list_courses",
+        course_config_dir="{{ params.course_config_dir or var.value.get('edx_course_config_dir', '') }}",
+        courses="{{ params.courses }}",
+    )
+    extractions = ExtractCourseTrackingOperator.partial(
+        task_id="extract_course",
+        full_refresh="{{ params.full_refresh }}",
+        execution_timeout=LOAD_EXECUTION_TIMEOUT,
+        max_active_tis_per_dagrun=2,
+        map_index_template="{{ task.config_path.rsplit('/', 1)[-1] }}",
+    ).expand(config_path=configs.output)
+
+    @task(trigger_rule=TriggerRule.ALL_DONE, outlets=[COURSE_TRACKING])
+    def report(summaries: Sequence[dict], config_paths: list[str]) -> dict:
+        """One line per course and the totals; skipped when no course was extracted (no Asset event)."""
+        return report_extraction(summaries[:], config_paths)
+
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def check(summaries: Sequence[dict], config_paths: list[str]) -> None:
+        """Fails the run when a listed course was not extracted."""
+        check_extraction(summaries[:], config_paths)
+
+    report(extractions.output, configs.output) >> check(extractions.output, configs.output)
+
+
+course_tracking_extraction()
