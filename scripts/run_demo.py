@@ -122,6 +122,30 @@ def summarize_master_load(log_path: Path) -> list[str]:
     return lines
 
 
+def summarize_extraction(log_path: Path) -> list[str]:
+    """Each course's extracted events and status, read back from its database."""
+    from analytics.edx.course_configs import list_course_configs, parse_course_config
+    from analytics.edx.extraction import STATUS_COLLECTION, STATUS_ID, TRACKING_COLLECTION
+    from analytics.stores.mongo import mongo_client
+
+    lines = []
+    with mongo_client(MONGO_DEFAULT) as client:
+        for path in list_course_configs(demo_data_dir() / "courses"):
+            config = parse_course_config(path)
+            database = client[config.database_name]
+            tracking = database[TRACKING_COLLECTION]
+            events = tracking.count_documents({})
+            enriched = tracking.count_documents({"block.block_id": {"$exists": True}})
+            status = database[STATUS_COLLECTION].find_one({"_id": STATUS_ID}) or {}
+            start, end = config.window()
+            lines.append(
+                f"{config.edx_id} ({', '.join(config.course_ids)}, {start:%Y-%m-%d} .. {end:%Y-%m-%d} excluded) -> "
+                f"{database.name}.{TRACKING_COLLECTION}: {events} events, {enriched} enriched with their block, "
+                f"{events - enriched} pointing at no block ({status.get('state', 'no status')})"
+            )
+    return lines
+
+
 def reset_tracking_master() -> None:
     """Drop the demo's master collection database, so each `make run` loads the logs again."""
     from analytics.edx.tracking_load import load_tracking_settings
@@ -285,6 +309,7 @@ def summarize_branch(log_path: Path) -> list[str]:
 DEMO_RUNS = [
     DemoRun("edx_course_ingestion", "2024-03-04", {}, summarize_course_ingestion),
     DemoRun("tracking_logs_master_load", "2024-03-09", {}, summarize_master_load),
+    DemoRun("course_tracking_extraction", "2024-03-09", {}, summarize_extraction),
     # Monday 26 February is the demo ELT's first day: the week before it was never loaded, so its
     # run loads the day without waiting for that week (param weekly_views).
     DemoRun("engagement_elt_daily", ENGAGEMENT_DAYS[0], {"weekly_views": False}, summarize_branch),
