@@ -210,3 +210,32 @@ def test_two_files_known_by_one_name_are_both_left_out(tmp_path):
     assert files == []
     assert sorted(entry[0] for entry in ignored) == ["d.log", "d.log.gz"]
     assert "both known as d.log" in ignored[0][1]
+
+
+def test_the_run_plan_hashes_complete_files_whose_version_changed(tmp_path, mongo_database):
+    """Same bytes with a new modification time: still complete (its record updated). Other bytes:
+    reported as changed with both digests, and not loaded."""
+    from analytics.edx.tracking_load import plan_master_load
+
+    touched, changed = tmp_path / "t.log", tmp_path / "c.log"
+    write_log(touched, 5)
+    write_log(changed, 5)
+    load(mongo_database, touched)
+    load(mongo_database, changed)
+    loaded_sha = imported_records(mongo_database)["c.log"]["sha256"]
+    later = time.time_ns() + 5_000_000_000
+    os.utime(touched, ns=(later, later))
+    write_log(changed, 6)
+    os.utime(changed, ns=(later, later))
+
+    plan = plan_master_load(mongo_database, tmp_path)
+    assert plan.to_load == []
+    assert plan.touched == ["t.log"] and plan.complete == 1
+    assert plan.changed == [
+        {"name": "c.log", "path": str(changed), "sha256": file_sha256(changed), "loaded_sha256": loaded_sha}
+    ]
+    assert imported_records(mongo_database)["t.log"]["mtime_ns"] == later
+    again = plan_master_load(mongo_database, tmp_path)
+    assert again.touched == [] and again.complete == 1 and [c["name"] for c in again.changed] == ["c.log"]
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        plan_master_load(mongo_database, tmp_path / "missing")
