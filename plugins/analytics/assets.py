@@ -14,3 +14,5 @@ TRACKING_MASTER = Asset("tracking_logs_master")
 """``tracking_logs.tracking``: updated when ``tracking_logs_master_load`` has loaded files."""
 COURSE_TRACKING = Asset("edx_course_tracking")
 """Every course database's ``tracking`` collection: updated by ``course_tracking_extraction``."""
+TRACKING_LANDING = Asset("edx_tracking_landing")
+"""The tracking logs' landing directory: updated when ``s3_log_download`` downloaded new or changed files."""
