@@ -75,6 +75,7 @@ test: stack-test lint  ## lint, then unit, integration and DAG tests against the
 bench: stack-test  ## benchmarks (figures go in the README)
 	@set -a; source .local/test/env; set +a; $(BIN)/python scripts/bench.py
 	@set -a; source .local/test/env; set +a; $(BIN)/python scripts/bench_edx.py
+	@set -a; source .local/test/env; set +a; $(BIN)/python scripts/bench_tracking.py
 
 lock:  ## re-pin requirements.lock from requirements.txt
 	$(UV) pip compile --quiet --python-version 3.11 requirements.txt -o requirements.lock
