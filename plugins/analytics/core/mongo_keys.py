@@ -27,7 +27,6 @@ import re
 from typing import Any
 
 _ENCODED = re.compile("%(25|2E|00|24)")
-_SPECIAL = re.compile("[.%$\x00]")  # a key holding none of these is left as it is
 _DECODED = {"25": "%", "2E": ".", "00": "\x00", "24": "$"}
 
 
@@ -39,18 +38,19 @@ def key_needs_encoding(key: str) -> bool:
 def has_unsafe_keys(value: Any) -> bool:
     """True when some object key in ``value``, at any depth, needs encoding (or may: a ``$`` inside a key).
 
-    The fast test before :func:`encode_keys`: one regular-expression scan of each object's keys
-    joined together, instead of a test per key.
+    The fast test before :func:`encode_keys`: four substring tests on each object's keys joined
+    together instead of a test per key (measured faster than a regular expression or a loop).
     """
     if type(value) is dict:
-        if _SPECIAL.search("\x01".join(value)) is not None:
+        keys = "\x01".join(value)
+        if "." in keys or "$" in keys or "%" in keys or "\x00" in keys:
             return True
-        values = value.values()
+        items = value.values()
     elif type(value) is list:
-        values = value
+        items = value
     else:
         return False
-    for item in values:
+    for item in items:
         kind = type(item)
         if (kind is dict or kind is list) and has_unsafe_keys(item):
             return True
