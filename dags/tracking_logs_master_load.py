@@ -6,6 +6,9 @@ Loads daily edX tracking logs (`*.log.gz` and plain `*.log`, JSON lines, named a
 collection **`tracking_logs.tracking`**, every line accounted for. Publishes the Asset
 `tracking_logs_master`, which schedules `course_tracking_extraction`.
 
+**Schedule.** Whenever `s3_log_download` has downloaded files (the Asset `edx_tracking_landing`),
+and daily at 04:00 UTC for the day before (edX writes a day's file after midnight UTC); and by hand.
+
 **Tasks.**
 1. `plan_files`: lists the landing directory (`landing_dir`, empty: the `edx_tracking_dir`
    Variable; its sub-directories, hidden files and `*-errors` files are not input) and picks the
@@ -52,9 +55,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from airflow.sdk import CronTriggerTimetable, Param, TriggerRule, XComArg, dag, task
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, TriggerRule, XComArg, dag, task
 
-from analytics.assets import TRACKING_MASTER
+from analytics.assets import TRACKING_LANDING, TRACKING_MASTER
 from analytics.dag_defaults import default_args
 from analytics.operators.tracking import (
     LOAD_EXECUTION_TIMEOUT,
@@ -67,8 +70,10 @@ from analytics.operators.tracking import (
 
 @dag(
     dag_id="tracking_logs_master_load",
-    # Every morning for the day before (edX writes a day's file after midnight UTC), and by hand.
-    schedule=CronTriggerTimetable("0 4 * * *", timezone="UTC"),
+    # When s3_log_download brought files, and every morning for the day before (see the docs), and by hand.
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable("0 4 * * *", timezone="UTC"), assets=[TRACKING_LANDING]
+    ),
     catchup=False,
     max_active_runs=1,
     doc_md=__doc__,

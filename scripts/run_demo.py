@@ -11,6 +11,8 @@ stack's and the database is on this machine.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import re
@@ -43,6 +45,10 @@ class DemoRun:
 
 DEMO_PROFILE = "demo"
 WEEKLY_VIEWS_DAG_ID = "engagement_weekly_views"
+# Where s3_log_download puts the demo's logs and tracking_logs_master_load reads them: the demo
+# stack's root is always .local (scripts/stack.py), and this folder is only ever a copy of S3.
+DEMO_LANDING_DIR = REPO / ".local" / "demo-data" / "landing"
+DEMO_FIRST_DAY = "2024-03-04"  # the generator's --start-date: the download takes every demo day
 
 
 def log_file_name(run: DemoRun) -> str:
@@ -89,6 +95,43 @@ def summarize_course_ingestion(log_path: Path) -> list[str]:
     return lines
 
 
+S3_DOWNLOAD_COUNTS = re.compile(r"s3://\S+ -> \S+ \(from [\d-]+\): [^\n]*?refused")
+
+
+def summarize_s3_download(log_path: Path) -> list[str]:
+    """The bucket, the register and the landing directory, read back from S3, MongoDB and the disk."""
+    from analytics.edx.s3_download import REGISTER_COLLECTION, load_s3_download_settings
+    from analytics.edx.tracking_load import load_tracking_settings
+    from analytics.stores.mongo import mongo_client
+    from analytics.stores.s3 import S3Store
+
+    settings = load_s3_download_settings()
+    database_name = load_tracking_settings().master_database
+    # The provider logs "credentials retrieved" on stdout when the hook connects: not a summary line.
+    with contextlib.redirect_stdout(io.StringIO()), S3Store() as store:
+        listed = list(store.list_objects(settings.bucket, settings.prefix))
+    with mongo_client(MONGO_DEFAULT) as client:
+        records = list(
+            client[database_name][REGISTER_COLLECTION].find({"bucket": settings.bucket}).sort("key", 1)
+        )
+    lines = [
+        f"s3://{settings.bucket}/{settings.prefix}: {len(listed)} objects, "
+        f"{sum(item.size for item in listed):,} bytes (uploaded by scripts/demo_data/s3_upload.py)"
+    ]
+    counts = S3_DOWNLOAD_COUNTS.findall(log_path.read_text(errors="replace"))
+    if counts:
+        lines.append(f"the run logged: {counts[-1].split(': ', 1)[1]}")
+    lines.append(f"{database_name}.{REGISTER_COLLECTION} (one record per key) and the landing directory:")
+    for record in records:
+        path = Path(record["path"])
+        on_disk = f"{path.stat().st_size:,} bytes on disk" if path.is_file() else "MISSING on disk"
+        lines.append(
+            f"    {record['key']}: {record['size']:,} bytes, ETag {record['etag'][:12]}..., {record['how']} "
+            f"-> {path.relative_to(REPO) if path.is_relative_to(REPO) else path} ({on_disk})"
+        )
+    return lines
+
+
 def summarize_master_load(log_path: Path) -> list[str]:
     """The import records and the master collection, read back from MongoDB."""
     from analytics.edx.tracking_load import IMPORTED_COLLECTION, MASTER_COLLECTION, load_tracking_settings
@@ -114,10 +157,10 @@ def summarize_master_load(log_path: Path) -> list[str]:
         )
     lines.append(f"{database_name}.{MASTER_COLLECTION}: {events} events; by course id:")
     lines += [f"    {course}: {count}" for course, count in courses]
-    errors = sorted(path.name for path in (demo_data_dir() / "tracking").glob("*-errors"))
+    errors = sorted(path.name for path in DEMO_LANDING_DIR.glob("*-errors"))
     if errors:
         lines.append(
-            f"discarded lines, with line number and reason: demo-data/tracking/{{{','.join(errors)}}}"
+            f"discarded lines, with line number and reason: demo-data/landing/{{{','.join(errors)}}}"
         )
     return lines
 
@@ -157,6 +200,21 @@ def reset_tracking_master() -> None:
         client.drop_database(load_tracking_settings().master_database)
     for errors_file in (demo_data_dir() / "tracking").glob("*-errors"):
         errors_file.unlink()
+
+
+def reset_landing_and_upload_logs() -> None:
+    """Empty the demo's landing directory (a copy of S3) and put the demo's logs in the local S3."""
+    if os.environ.get("ANALYTICS_STACK_PROFILE") != DEMO_PROFILE:
+        raise SystemExit("refusing to reset the landing directory outside the demo stack (run `make run`)")
+    DEMO_LANDING_DIR.mkdir(parents=True, exist_ok=True)
+    for path in DEMO_LANDING_DIR.iterdir():
+        if path.is_file():
+            path.unlink()
+    upload = [sys.executable, "-m", "scripts.demo_data.s3_upload", "--demo-dir", str(demo_data_dir())]
+    result = subprocess.run(upload, capture_output=True, text=True, cwd=REPO)
+    if result.returncode != 0:
+        raise SystemExit(f"uploading the demo's tracking logs failed:\n{result.stderr[-3000:]}")
+    print(result.stdout.strip().splitlines()[-1], flush=True)
 
 
 def analytics_connection():
@@ -308,7 +366,18 @@ def summarize_branch(log_path: Path) -> list[str]:
 
 DEMO_RUNS = [
     DemoRun("edx_course_ingestion", "2024-03-04", {}, summarize_course_ingestion),
-    DemoRun("tracking_logs_master_load", "2024-03-09", {}, summarize_master_load),
+    DemoRun(
+        "s3_log_download",
+        "2024-03-09",
+        {"landing_dir": str(DEMO_LANDING_DIR), "from_date": DEMO_FIRST_DAY},
+        summarize_s3_download,
+    ),
+    DemoRun(
+        "tracking_logs_master_load",
+        "2024-03-09",
+        {"landing_dir": str(DEMO_LANDING_DIR)},
+        summarize_master_load,
+    ),
     DemoRun("course_tracking_extraction", "2024-03-09", {}, summarize_extraction),
     # Monday 26 February is the demo ELT's first day: the week before it was never loaded, so its
     # run loads the day without waiting for that week (param weekly_views).
@@ -410,6 +479,7 @@ def main() -> int:
     )
     reset_analytics()
     reset_tracking_master()
+    reset_landing_and_upload_logs()
     unpause_weekly_views()
     missing = [dag_id for dag_id in dag_ids_in_folder() if dag_id not in planned]
     results = []
