@@ -385,11 +385,6 @@ def test_the_register_lives_in_its_collection(mongo_client, mongo_database):
     assert register.full_name == f"{mongo_database.name}.{REGISTER_COLLECTION}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="S3Store.download checks the size and that the ETag did not change, not the MD5 of the bytes "
-    "it received, before renaming (asked of the S3 store's owner)",
-)
 def test_bytes_corrupted_in_transit_are_not_renamed_into_place(client, bucket, store, register, landing):
     body = os.urandom(50_000)
     put(client, bucket, {"tracking/edx-events-2024-03-04.log": body})

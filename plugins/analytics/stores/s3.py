@@ -168,6 +168,10 @@ class S3Store:
                 after = self.head(bucket, key)
                 if after is None or after.etag != remote.etag:
                     raise S3DownloadError(f"{remote.url} changed during the download: run it again")
+                if not self._holds(temporary, remote):  # the MD5 (or multipart ETag) of the bytes received
+                    raise S3DownloadError(
+                        f"{remote.url}: the bytes received do not match its ETag {remote.etag}"
+                    )
                 os.replace(temporary, path)
         except BaseException:
             temporary.unlink(missing_ok=True)
