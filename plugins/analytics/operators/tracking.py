@@ -194,21 +194,10 @@ def report_master_load(plan: dict[str, Any], loads: Sequence[dict[str, Any]]) ->
 
     from airflow.sdk.exceptions import AirflowSkipException
 
+    from analytics.edx.tracking_reports import master_load_totals
+
     log = logging.getLogger(__name__)
-    totals: dict[str, Any] = {
-        "files_planned": len(plan.get("to_load", [])),
-        "files_loaded": len(loads),
-        "by_status": {},
-        "lines_read": 0,
-        "events_loaded": 0,
-        "already_loaded": 0,
-        "discarded": 0,
-        "discarded_by_reason": {},
-        "files_complete_before": plan.get("complete", 0),
-        "files_changed": [entry["name"] for entry in plan.get("changed", [])],
-        "files_deferred": len(plan.get("deferred", [])),
-        "files_ignored": len(plan.get("ignored", [])),
-    }
+    totals = master_load_totals(plan, loads)
     for load in loads:
         log.info(
             "%s: %s, %d read, %d loaded, %d already loaded, %d discarded%s",
@@ -220,13 +209,6 @@ def report_master_load(plan: dict[str, Any], loads: Sequence[dict[str, Any]]) ->
             load["discarded"],
             f" ({load['failure']})" if load.get("failure") else "",
         )
-        totals["by_status"][load["status"]] = totals["by_status"].get(load["status"], 0) + 1
-        totals["lines_read"] += load["read"]
-        totals["events_loaded"] += load["loaded"]
-        totals["already_loaded"] += load["already_loaded"]
-        totals["discarded"] += load["discarded"]
-        for reason, count in load["discarded_by_reason"].items():
-            totals["discarded_by_reason"][reason] = totals["discarded_by_reason"].get(reason, 0) + count
     log.info(
         "%d file(s) loaded %s: %d lines, %d new events, %d already loaded, %d discarded %s; "
         "%d complete before, %d changed, %d deferred to the next run, %d ignored",
@@ -251,19 +233,9 @@ def check_master_load(plan: dict[str, Any], loads: Sequence[dict[str, Any]]) -> 
     """Fail the run (no retry) when a planned file is not complete or a loaded file changed since."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    problems = []
-    loaded = {load["name"]: load for load in loads}
-    for entry in plan.get("to_load", []):
-        load = loaded.get(entry["name"])
-        if load is None:
-            problems.append(f"{entry['name']} was not loaded (its task failed before the end)")
-        elif load["status"] != "complete":
-            problems.append(f"{entry['name']} is {load['status']}: {load.get('failure')}")
-    for entry in plan.get("changed", []):
-        problems.append(f"{entry['name']} changed since it was loaded: reload it with reload_files")
-    conflicts = [entry["file"] for entry in plan.get("ignored", []) if "both known as" in entry["reason"]]
-    if conflicts:
-        problems.append(f"files known by one name, none loaded: {', '.join(conflicts)}")
+    from analytics.edx.tracking_reports import master_load_problems
+
+    problems = master_load_problems(plan, loads)
     if problems:
         raise AirflowFailException("; ".join(problems))
 
@@ -354,9 +326,10 @@ def report_extraction(summaries: Sequence[dict[str, Any]], config_paths: Sequenc
 
     from airflow.sdk.exceptions import AirflowSkipException
 
+    from analytics.edx.tracking_reports import extraction_totals
+
     log = logging.getLogger(__name__)
-    totals = {"courses": len(summaries), "configs": len(config_paths), "selected": 0, "written": 0}
-    totals.update({"enriched": 0, "not_enriched": 0, "removed": 0})
+    totals = extraction_totals(summaries, len(config_paths))
     for summary in summaries:
         log.info(
             "%s -> %s.tracking: %s %s, %d selected, %d written, %d enriched, %d not enriched, %d removed",
@@ -370,8 +343,6 @@ def report_extraction(summaries: Sequence[dict[str, Any]], config_paths: Sequenc
             summary["not_enriched"],
             summary["removed"],
         )
-        for key in ("selected", "written", "enriched", "not_enriched", "removed"):
-            totals[key] += summary[key]
     log.info(
         "%d of %d course(s) extracted: %d events selected, %d written (%d enriched, %d not), %d removed",
         totals["courses"],
