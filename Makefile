@@ -19,7 +19,7 @@ ENGAGEMENT_ARGS := --seed 42 --weeks 12 --users 2000 --events 60000 --start-mond
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
 
-setup: $(VENV)/.installed postgres-binaries  ## install uv, the virtualenv (from the lock) and PostgreSQL
+setup: $(VENV)/.installed postgres-binaries chromium-browser  ## install uv, the virtualenv (from the lock), PostgreSQL and Chromium
 
 $(VENV)/.installed: requirements.lock
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -33,6 +33,15 @@ postgres-binaries:
 	  echo "installing Debian's postgresql (server binaries for the local stack)"; \
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; \
+	fi
+
+# Headless Chromium renders the course KPI report in tests/integration/test_kpi_report_browser.py.
+.PHONY: chromium-browser
+chromium-browser:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  echo "installing Debian's chromium and fonts (headless browser for the report test)"; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; \
 	fi
 
 stack: setup  ## start the demo stack (PostgreSQL, MongoDB wire server, moto S3) under .local/
