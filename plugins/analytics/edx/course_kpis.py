@@ -1,0 +1,928 @@
+"""The course KPIs engine: one course's ``<course db>.tracking`` and ingested tables into its five KPI collections.
+
+:func:`compute_course_kpis` is a plain function (no Airflow). It reads the course's events sorted
+by ``(username, time, _id)`` with :data:`~analytics.edx.kpis.KPI_PROJECTION`, learner by learner
+(memory: one learner's events, plus counters bounded by the course's content), feeds each event
+to the staff detector and to the accumulators of :mod:`analytics.edx.kpis`, and finishes a
+learner's accumulators only when the learner is not staff. It writes, in the course database:
+
+- ``time_on_task``: learner x UTC day (``_id`` ``<edx_id>|<username>|<day>``);
+- ``weekly_activity``: ISO week x label (``_id`` ``<edx_id>|<interval_start>|<label>``);
+- ``videos``, ``video_segments``, ``learners``: aggregates over the range, each document carrying
+  ``edx_id``, ``from_date``, ``to_date`` (``_id`` ``<edx_id>|<from>|<to>|<video>[|<segment>]`` or
+  ``...|<username>``);
+- ``kpi_status``: one document per range (``_id`` ``<edx_id>|<from>|<to>``): running, complete or failed,
+  the counts, the staff excluded by reason, the events skipped, the session timeout.
+
+**Ranges.** ``from_date``/``to_date`` empty: the whole course, [date_of_course_enrollment,
+date_of_course_completion] of the config (days included). ``time_on_task`` replaces the days of
+the range; it reads the events from ``timeout`` before the range to ``timeout`` after it, so a
+day's row is exactly what a whole-course run gives (a session that crosses a range boundary is
+seen whole). ``weekly_activity`` widens the range to whole ISO weeks (the Monday on or before
+``from_date`` to the Sunday on or after ``to_date``) and replaces those weeks. ``videos``,
+``video_segments`` and ``learners`` count the events of the range's days and replace the
+documents of that course and range only. Staff are decided from the events read for the range
+(with the ``user`` table's flags, and Studio events of the master), so a user seen on instructor
+pages only outside a recomputed range counts as a learner in it.
+
+**Replacement.** Every document is written stamped with this attempt (``RUN_FIELD``), over the
+one with the same ``_id`` or beside the others; only once all five collections are written are
+the documents of the same scope that this attempt did not write deleted. Readers never see fewer
+documents than they had; a crash halfway deletes nothing, and a rerun converges (deterministic
+``_id``) to the state of one clean run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from analytics.connections import AWS_DEFAULT
+from analytics.core.accounting import COMPLETE, FAILED, RUNNING, status_document
+from analytics.core.config import CONFIG_DIR, config_path, load_json_config, require
+from analytics.core.progress import DEFAULT_EVERY_SECONDS, Progress
+from analytics.edx.course_configs import CourseConfig
+from analytics.edx.extraction import TRACKING_COLLECTION
+from analytics.edx.kpis import KPI_PROJECTION, NO_USERNAME, event_time, learner_streams
+from analytics.edx.kpis.learners import LearnerActivity, learner_row
+from analytics.edx.kpis.sessions import LearnerTimeOnTask
+from analytics.edx.kpis.staff import REASONS, StaffDetector, StaffRule
+from analytics.edx.kpis.videos import VideoViewings
+from analytics.edx.kpis.weekly import WeeklyActivity, iso_week_start
+from analytics.edx.tables import COURSE_STRUCTURE_COLLECTION, TABLE_COLLECTIONS
+from analytics.edx.tracking_load import MASTER_COLLECTION, MASTER_DATABASE
+from analytics.stores.mongo import (
+    DEFAULT_BATCH_SIZE,
+    RUN_FIELD,
+    MongoBatchWriter,
+    not_written_by,
+    replace_document,
+)
+
+log = logging.getLogger(__name__)
+
+CONFIG_FILE = config_path("course_kpis.json")
+PROJECT_DIR = CONFIG_DIR.parents[
+    1
+]  # a relative report_dir is under the project (the ./data volume in compose)
+TIME_ON_TASK, WEEKLY_ACTIVITY, VIDEOS, VIDEO_SEGMENTS, LEARNERS = (
+    "time_on_task",
+    "weekly_activity",
+    "videos",
+    "video_segments",
+    "learners",
+)
+KPI_COLLECTIONS = (TIME_ON_TASK, WEEKLY_ACTIVITY, VIDEOS, VIDEO_SEGMENTS, LEARNERS)
+RANGE_COLLECTIONS = (VIDEOS, VIDEO_SEGMENTS, LEARNERS)  # keyed by (course, range)
+STATUS_COLLECTION = "kpi_status"
+READ_SORT = [("username", 1), ("time", 1), ("_id", 1)]
+# The index the read needs. Not (username, time, _id): the local server then refuses every insert into
+# the collection (README, compatibility notes); within one (username, time) the _id order is a small sort.
+READ_INDEX = [("username", 1), ("time", 1)]
+RANGE_INDEX = [("edx_id", 1), ("from_date", 1), ("to_date", 1)]
+INDEXES: dict[str, list[str | list[tuple[str, int]]]] = {
+    TIME_ON_TASK: ["day", "username"],
+    WEEKLY_ACTIVITY: ["interval_start"],
+    VIDEOS: [RANGE_INDEX],
+    VIDEO_SEGMENTS: [RANGE_INDEX],
+    LEARNERS: [RANGE_INDEX, "username"],
+}
+USER, USERPROFILE, CERTIFICATES, ENROLLMENT = (
+    TABLE_COLLECTIONS["auth_user"],
+    TABLE_COLLECTIONS["auth_userprofile"],
+    TABLE_COLLECTIONS["certificates_generatedcertificate"],
+    TABLE_COLLECTIONS["student_courseenrollment"],
+)
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+# ------------------------------------------------------------------ settings
+
+
+@dataclass(frozen=True)
+class KpiSettings:
+    """How the KPIs are computed and where the report goes (``include/config/course_kpis.json``)."""
+
+    session_timeout_minutes: float = 30.0
+    staff_rule: StaffRule = field(default_factory=StaffRule)
+    studio_events_from_master: bool = True  # Studio events name no course: look for them in the master
+    report_dir: str = "data/reports/course_kpis"
+    s3_bucket: str = ""  # empty: the report is not uploaded
+    s3_prefix: str = "course_kpis/"
+    batch_size: int = DEFAULT_BATCH_SIZE
+    progress_every_seconds: float = DEFAULT_EVERY_SECONDS
+
+    def __post_init__(self) -> None:
+        if not self.session_timeout_minutes > 0:
+            raise ValueError(f"session_timeout_minutes must be positive, not {self.session_timeout_minutes}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {self.batch_size}")
+
+    @property
+    def session_timeout(self) -> timedelta:
+        return timedelta(minutes=self.session_timeout_minutes)
+
+    def report_directory(self, override: str = "") -> Path:
+        """``override`` when given, else the configured directory (a relative one is under the project)."""
+        directory = Path(override or self.report_dir).expanduser()
+        return directory if directory.is_absolute() else PROJECT_DIR / directory
+
+
+def load_kpi_settings(
+    path: Path = CONFIG_FILE, *, staff_rule: Mapping[str, Any] | None = None, **overrides: Any
+) -> KpiSettings:
+    """The configuration with ``overrides`` (DAG params) that are not None or empty; ``staff_rule``
+    options are laid over the configured rule's. A bad value raises ValueError naming the file."""
+    raw = load_json_config(path)
+    defaults = KpiSettings()
+    rule_options = dict(require(raw, "staff_rule", dict, path, {}))
+    rule_options.update(staff_rule or {})
+    values: dict[str, Any] = {
+        "session_timeout_minutes": require(
+            raw, "session_timeout_minutes", (int, float), path, defaults.session_timeout_minutes
+        ),
+        "studio_events_from_master": require(
+            raw, "studio_events_from_master", bool, path, defaults.studio_events_from_master
+        ),
+        "report_dir": require(raw, "report_dir", str, path, defaults.report_dir),
+        "s3_bucket": require(raw, "s3_bucket", str, path, defaults.s3_bucket),
+        "s3_prefix": require(raw, "s3_prefix", str, path, defaults.s3_prefix),
+        "batch_size": require(raw, "batch_size", int, path, defaults.batch_size),
+        "progress_every_seconds": require(
+            raw, "progress_every_seconds", (int, float), path, defaults.progress_every_seconds
+        ),
+    }
+    values.update({key: value for key, value in overrides.items() if value not in (None, "")})
+    try:
+        return KpiSettings(staff_rule=StaffRule.from_mapping(rule_options), **values)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{path}: {error}") from None
+
+
+# ------------------------------------------------------------------ ranges
+
+
+@dataclass(frozen=True)
+class KpiRange:
+    """The days a computation covers (both included) and the windows each collection reads."""
+
+    from_date: date
+    to_date: date
+    whole_course: bool = False
+
+    def __post_init__(self) -> None:
+        if self.to_date < self.from_date:
+            raise ValueError(f"to_date {self.to_date} is before from_date {self.from_date}")
+
+    @property
+    def key(self) -> str:
+        """``<from>|<to>``, the range's part of every ``_id``."""
+        return f"{self.from_date.isoformat()}|{self.to_date.isoformat()}"
+
+    @property
+    def first_week(self) -> date:
+        return iso_week_start(self.from_date)
+
+    @property
+    def last_week(self) -> date:
+        return iso_week_start(self.to_date)
+
+    def days(self) -> tuple[datetime, datetime]:
+        """``[from_date 00:00 UTC, the day after to_date 00:00 UTC)``."""
+        return _midnight(self.from_date), _midnight(self.to_date + timedelta(days=1))
+
+    def weeks(self) -> tuple[datetime, datetime]:
+        """The range widened to whole ISO weeks: ``[Monday on/before from_date, Monday after to_date's week)``."""
+        return _midnight(self.first_week), _midnight(self.last_week + timedelta(days=7))
+
+    def sessions(self, timeout: timedelta) -> tuple[datetime, datetime]:
+        """The days widened by the session timeout on both sides (sessions across a boundary are seen whole)."""
+        start, end = self.days()
+        return start - timeout, end + timeout
+
+    def read_window(self, timeout: timedelta) -> tuple[datetime, datetime]:
+        """What the engine reads: every window above."""
+        windows = (self.days(), self.weeks(), self.sessions(timeout))
+        return min(start for start, _ in windows), max(end for _, end in windows)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+def parse_day(value: date | str | None, name: str) -> date | None:
+    """A ``YYYY-MM-DD`` param as a date; None when empty; ValueError naming the param otherwise."""
+    if isinstance(value, date):
+        return value
+    if value in (None, "", "None"):
+        return None
+    text = str(value).strip()
+    try:
+        if not _DATE.fullmatch(text):
+            raise ValueError
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{name}: expected a date YYYY-MM-DD, got {value!r}") from None
+
+
+def resolve_range(config: CourseConfig, from_date: date | str | None, to_date: date | str | None) -> KpiRange:
+    """The range of a run: each date given, or the course's enrollment / completion day when empty."""
+    start = parse_day(from_date, "from_date")
+    end = parse_day(to_date, "to_date")
+    return KpiRange(
+        from_date=start or config.date_of_course_enrollment,
+        to_date=end or config.date_of_course_completion,
+        whole_course=start is None and end is None,
+    )
+
+
+# ------------------------------------------------------------------ results
+
+
+@dataclass
+class CourseKpiSummary:
+    """What computing one course's KPIs did; ``as_dict`` is the task's XCom (no contact details)."""
+
+    edx_id: str
+    course_name: str
+    database: str
+    kpi_range: KpiRange
+    run_id: str = ""
+    state: str = RUNNING
+    session_timeout_minutes: float = 30.0
+    events_read: int = 0
+    anonymous_events: int = 0  # events without a username: no learner to count them for
+    staff_events: int = 0  # events of the learners excluded as staff
+    learners_counted: int = 0  # rows of `learners`
+    learners_with_events: int = 0  # of them, with an event in the range
+    staff_excluded: int = 0
+    staff_by_reason: Counter[str] = field(default_factory=Counter)
+    rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KPI_COLLECTIONS, 0))
+    removed: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KPI_COLLECTIONS, 0))
+    video_drops: Counter[str] = field(default_factory=Counter)
+    report_path: str | None = None
+    report_s3_key: str | None = None
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "edx_id": self.edx_id,
+            "course_name": self.course_name,
+            "database": self.database,
+            "from_date": self.kpi_range.from_date.isoformat(),
+            "to_date": self.kpi_range.to_date.isoformat(),
+            "whole_course": self.kpi_range.whole_course,
+            "run_id": self.run_id,
+            "state": self.state,
+            "session_timeout_minutes": self.session_timeout_minutes,
+            "events_read": self.events_read,
+            "anonymous_events": self.anonymous_events,
+            "staff_events": self.staff_events,
+            "learners_counted": self.learners_counted,
+            "learners_with_events": self.learners_with_events,
+            "staff_excluded": self.staff_excluded,
+            "staff_by_reason": {reason: self.staff_by_reason[reason] for reason in REASONS},
+            "rows": dict(self.rows),
+            "removed": dict(self.removed),
+            "video_drops": dict(sorted(self.video_drops.items())),
+            "report_path": self.report_path,
+            "report_s3_key": self.report_s3_key,
+        }
+
+    def log_line(self) -> str:
+        rows = ", ".join(f"{name} {count}" for name, count in self.rows.items())
+        return (
+            f"{self.edx_id} ({self.kpi_range.from_date} .. {self.kpi_range.to_date}) -> {self.database}: "
+            f"{self.state}; {self.events_read} events read, {self.learners_counted} learners counted, "
+            f"{self.staff_excluded} staff excluded {dict(self.staff_by_reason)}, "
+            f"{self.anonymous_events} anonymous events skipped; rows: {rows}"
+        )
+
+
+# ------------------------------------------------------------------ writes
+
+
+class ScopedReplacement:
+    """Rewrite the documents of one scope of a collection (a course's range, days or weeks), readers never
+    seeing fewer: documents are written stamped with ``stamp`` through the batch writer, and :meth:`commit`
+    deletes those of the scope not written by ``stamp`` (``not_written_by``, as :class:`SafeReplacement`
+    does for a whole collection).
+
+    The delete's filter is ``{"$and": [scope, not_written_by(stamp)]}``: the local server's
+    ``delete_many`` ignores every other condition of a filter that has a top-level ``$or`` beside
+    them, and would delete every course's and range's documents (README, compatibility notes).
+    """
+
+    def __init__(self, collection: Any, stamp: str, scope: Mapping[str, Any], batch_size: int) -> None:
+        self.collection = collection
+        self.stamp = stamp
+        self.scope = dict(scope)
+        self.writer = MongoBatchWriter(collection, mode="stamped", batch_size=batch_size)
+        self.writer.stamp = stamp
+
+    def add(self, document: dict[str, Any]) -> None:
+        self.writer.add(document)
+
+    @property
+    def written(self) -> int:
+        return self.writer.counts.upserted + self.writer.counts.replaced
+
+    def stale_filter(self) -> dict[str, Any]:
+        """The scope's documents that this attempt did not write."""
+        return {"$and": [self.scope, not_written_by(self.stamp)]}
+
+    def commit(self) -> int:
+        """Flush, then delete the scope's documents of other attempts; returns how many were deleted."""
+        self.writer.flush()
+        return self.collection.delete_many(self.stale_filter()).deleted_count
+
+
+def _ensure_indexes(database: Any) -> None:
+    database[TRACKING_COLLECTION].create_index(READ_INDEX)
+    for name, indexes in INDEXES.items():
+        for keys in (*indexes, RUN_FIELD):
+            database[name].create_index(keys)
+    for name in (USER,):
+        database[name].create_index("username")
+    for name in (ENROLLMENT, CERTIFICATES, USERPROFILE):
+        database[name].create_index("user_id")
+
+
+def _scopes(edx_id: str, kpi_range: KpiRange) -> dict[str, dict[str, Any]]:
+    days = {"$gte": kpi_range.from_date.isoformat(), "$lte": kpi_range.to_date.isoformat()}
+    weeks = {"$gte": kpi_range.first_week.isoformat(), "$lte": kpi_range.last_week.isoformat()}
+    in_range = {
+        "edx_id": edx_id,
+        "from_date": kpi_range.from_date.isoformat(),
+        "to_date": kpi_range.to_date.isoformat(),
+    }
+    return {
+        TIME_ON_TASK: {"day": days},
+        WEEKLY_ACTIVITY: {"interval_start": weeks},
+        **{name: dict(in_range) for name in RANGE_COLLECTIONS},
+    }
+
+
+# ------------------------------------------------------------------ the course's tables
+
+
+class CourseTables:
+    """What the KPIs read of the ingested tables: staff flags, and per batch of learners their enrollment,
+    certificate and (only when asked) contact details; indexed lookups by ``$in``, nothing held."""
+
+    def __init__(self, database: Any, include_contact_info: bool) -> None:
+        self.database = database
+        self.include_contact_info = include_contact_info
+
+    def users_with_flags(self) -> Iterator[Mapping[str, Any]]:
+        """Every user's username and staff flags (the detector keeps only the flagged ones)."""
+        yield from self.database[USER].find({}, {"username": 1, "is_staff": 1, "is_superuser": 1})
+
+    def users_by_username(self, usernames: list[str]) -> dict[str, Mapping[str, Any]]:
+        return self._users({"username": {"$in": usernames}})
+
+    def users_by_id(self, ids: list[Any]) -> dict[str, Mapping[str, Any]]:
+        return self._users({"_id": {"$in": ids}})
+
+    def _users(self, selection: dict[str, Any]) -> dict[str, Mapping[str, Any]]:
+        projection = {"username": 1, **({"email": 1} if self.include_contact_info else {})}
+        return {user["username"]: user for user in self.database[USER].find(selection, projection)}
+
+    def joined(self, users: Iterable[Mapping[str, Any]]) -> dict[Any, dict[str, Any]]:
+        """user id -> {enrollment, certificate, contact} for these users."""
+        users = list(users)
+        ids = [user["_id"] for user in users]
+        found: dict[Any, dict[str, Any]] = {
+            user["_id"]: {"enrollment": None, "certificate": None, "contact": {"email": user.get("email")}}
+            for user in users
+        }
+        if not ids:
+            return found
+        tables = [
+            (ENROLLMENT, "enrollment", {"mode": 1, "created": 1, "is_active": 1}),
+            (CERTIFICATES, "certificate", {"status": 1, "modified_date": 1}),
+        ]
+        for collection, name, projection in tables:
+            rows = self.database[collection].find({"user_id": {"$in": ids}}, {"user_id": 1, **projection})
+            for row in sorted(rows, key=_latest_first):  # a user with two rows: the latest one
+                entry = found.get(row["user_id"])
+                if entry is not None and entry[name] is None:
+                    entry[name] = row
+        if self.include_contact_info:
+            for profile in self.database[USERPROFILE].find(
+                {"user_id": {"$in": ids}}, {"user_id": 1, "name": 1}
+            ):
+                entry = found.get(profile["user_id"])
+                if entry is not None:
+                    entry["contact"]["name"] = profile.get("name")
+        return found
+
+    def enrolled_user_ids(self, batch_size: int) -> Iterator[list[Any]]:
+        """The ``user_id`` of every enrollment, in batches."""
+        batch: list[Any] = []
+        for row in self.database[ENROLLMENT].find({}, {"user_id": 1}, batch_size=batch_size):
+            batch.append(row.get("user_id"))
+            if len(batch) >= batch_size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+
+def _latest_first(row: Mapping[str, Any]) -> tuple[float, str]:
+    """Sort key: the latest row first (``modified_date``, else ``created``; naive datetimes are UTC), then by ``_id``."""
+    when = row.get("modified_date") or row.get("created")
+    if not isinstance(when, datetime):
+        return (0.0, str(row.get("_id")))
+    return (-(when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp(), str(row.get("_id")))
+
+
+# ------------------------------------------------------------------ one learner
+
+
+class _Learner:
+    """One learner's accumulators, each fed the events of its own window."""
+
+    def __init__(
+        self,
+        username: str,
+        kpi_range: KpiRange,
+        timeout: timedelta,
+        videos: VideoViewings,
+        weekly: WeeklyActivity,
+    ) -> None:
+        self.username = username
+        self.days = kpi_range.days()
+        self.weeks = kpi_range.weeks()
+        self.sessions = kpi_range.sessions(timeout)
+        self.time_on_task = LearnerTimeOnTask(username, timeout)
+        self.videos = videos.learner(username)
+        self.weekly = weekly.learner(username)
+        self.activity = LearnerActivity(username)
+        self.events = 0
+        self.events_in_range = 0
+
+    def add(self, event: Mapping[str, Any]) -> None:
+        self.events += 1
+        when = event_time(event)
+        if self.sessions[0] <= when < self.sessions[1]:
+            self.time_on_task.add(event)
+        if self.weeks[0] <= when < self.weeks[1]:
+            self.weekly.add(event)
+        if self.days[0] <= when < self.days[1]:
+            self.events_in_range += 1
+            self.videos.add(event)
+            self.activity.add(event)
+
+    def finish(self, first_day: str, last_day: str) -> list[dict[str, Any]]:
+        """Merge into the course counters; the learner's time-on-task rows of the range's days."""
+        self.videos.finish()
+        self.weekly.finish()
+        return [row for row in self.time_on_task.finish() if first_day <= row["day"] <= last_day]
+
+
+# ------------------------------------------------------------------ the engine
+
+
+def compute_course_kpis(
+    client: Any,
+    config: CourseConfig,
+    *,
+    from_date: date | str | None = None,
+    to_date: date | str | None = None,
+    settings: KpiSettings | None = None,
+    include_contact_info: bool = False,
+    run_id: str = "",
+    master_database: str = MASTER_DATABASE,
+) -> CourseKpiSummary:
+    """Compute and write one course's KPIs for a range (empty dates: the whole course); see the module.
+
+    Returns the summary (state complete). A failure marks the range's status ``failed`` and is
+    raised again; nothing of the previous documents is deleted, and a rerun completes the state.
+    """
+    settings = settings or KpiSettings()
+    kpi_range = resolve_range(config, from_date, to_date)
+    database = client[config.database_name]
+    summary = CourseKpiSummary(
+        edx_id=config.edx_id,
+        course_name=config.edx_course_name,
+        database=database.name,
+        kpi_range=kpi_range,
+        run_id=run_id,
+        session_timeout_minutes=settings.session_timeout_minutes,
+    )
+    status = _StatusWriter(database, config, summary)
+    status.write(RUNNING)
+    log.info(
+        "%s: KPIs of %s.%s for %s .. %s%s, session timeout %g min, contact info %s",
+        config.edx_id,
+        database.name,
+        TRACKING_COLLECTION,
+        kpi_range.from_date,
+        kpi_range.to_date,
+        " (the whole course)" if kpi_range.whole_course else "",
+        settings.session_timeout_minutes,
+        "included" if include_contact_info else "left out",
+    )
+    try:
+        _ensure_indexes(database)
+        master = client[master_database][MASTER_COLLECTION] if settings.studio_events_from_master else None
+        _compute(database, master, summary, settings, include_contact_info)
+    except BaseException as error:  # also a killed task: nothing was deleted, a rerun completes it
+        status.failed(error)
+        raise
+    summary.state = COMPLETE
+    status.write(COMPLETE, finished=True)
+    log.info("%s", summary.log_line())
+    return summary
+
+
+def _compute(
+    database: Any,
+    master: Any,
+    summary: CourseKpiSummary,
+    settings: KpiSettings,
+    include_contact_info: bool,
+) -> None:
+    kpi_range = summary.kpi_range
+    timeout = settings.session_timeout
+    stamp = (
+        uuid.uuid4().hex
+    )  # unique per attempt (a retry of the same run must not take its writes as its own)
+    scopes = _scopes(summary.edx_id, kpi_range)
+    writers = {
+        name: ScopedReplacement(database[name], stamp, scopes[name], settings.batch_size)
+        for name in KPI_COLLECTIONS
+    }
+    tables = CourseTables(database, include_contact_info)
+    detector = StaffDetector(settings.staff_rule, tables.users_with_flags())
+    read_start, read_end = kpi_range.read_window(timeout)
+    if master is not None and settings.staff_rule.studio:
+        _look_for_studio_users(master, detector, read_start, read_end, settings.batch_size)
+    videos = VideoViewings(_structure_durations(database))
+    weekly = WeeklyActivity()
+    learners = _LearnerRows(tables, writers[LEARNERS], summary, include_contact_info, settings.batch_size)
+    first_day, last_day = kpi_range.from_date.isoformat(), kpi_range.to_date.isoformat()
+    skipped: Counter[str] = Counter()
+    handled: set[str] = set()  # learners with a row, or excluded (the enrollment pass skips them)
+    progress = Progress(
+        f"{summary.edx_id}: events",
+        unit="events",
+        every_seconds=settings.progress_every_seconds,
+        logger=log,
+        extra=lambda: f"{summary.learners_counted} learners, {summary.staff_excluded} staff excluded",
+    )
+    cursor = database[TRACKING_COLLECTION].find(
+        {"time": {"$gte": read_start, "$lt": read_end}},
+        KPI_PROJECTION,
+        sort=READ_SORT,
+        batch_size=settings.batch_size,
+    )
+    for username, events in learner_streams(cursor, skipped):
+        learner = _Learner(username, kpi_range, timeout, videos, weekly)
+        for event in events:
+            detector.add(event)
+            learner.add(event)
+        summary.events_read += learner.events
+        progress.advance(learner.events)
+        handled.add(username)
+        if detector.is_staff(username):
+            summary.staff_events += learner.events
+            _count_staff(summary, detector, username)
+            continue  # not finished: nothing of theirs reaches the course's counters
+        rows = learner.finish(first_day, last_day)
+        for row in rows:
+            writers[TIME_ON_TASK].add(_time_on_task_document(summary.edx_id, row))
+        if learner.events_in_range:
+            learners.add(learner.activity, sum(row["seconds"] for row in rows))
+        else:  # seen only in the week or session margins of the range: a row only if enrolled (below)
+            handled.discard(username)
+    summary.anonymous_events = skipped[NO_USERNAME]
+    summary.events_read += summary.anonymous_events
+    learners.flush()
+    _enrolled_without_events(tables, detector, learners, summary, handled, settings.batch_size)
+    _write_course_rows(writers, summary, videos, weekly)
+    summary.video_drops = Counter(videos.drops)
+    for name, writer in writers.items():  # every collection is written: only now is anything deleted
+        summary.removed[name] = writer.commit()
+        summary.rows[name] = writer.written
+    progress.finish(f"{summary.learners_counted} learners counted, {summary.staff_excluded} staff excluded")
+
+
+def _look_for_studio_users(
+    master: Any, detector: StaffDetector, start: datetime, end: datetime, batch_size: int
+) -> None:
+    """Feed the detector the master's events of no course in the window: Studio's name none."""
+    seen = 0
+    for event in master.find(
+        {"course_id": None, "time": {"$gte": start, "$lt": end}}, KPI_PROJECTION, batch_size=batch_size
+    ):
+        detector.add(event)
+        seen += 1
+    log.info("%d events of no course in the master looked at for Studio users", seen)
+
+
+def _structure_durations(database: Any) -> dict[str, float]:
+    """Video durations the course structure gives (``metadata.duration``), by block id."""
+    durations = {}
+    for block in database[COURSE_STRUCTURE_COLLECTION].find(
+        {"category": "video"}, {"block_id": 1, "metadata.duration": 1}
+    ):
+        duration = (block.get("metadata") or {}).get("duration")
+        if isinstance(duration, int | float) and not isinstance(duration, bool) and duration > 0:
+            durations[block["block_id"]] = float(duration)
+    return durations
+
+
+def _count_staff(summary: CourseKpiSummary, detector: StaffDetector, username: str) -> None:
+    summary.staff_excluded += 1
+    summary.staff_by_reason.update(detector.evidence(username).keys())
+
+
+def _enrolled_without_events(
+    tables: CourseTables,
+    detector: StaffDetector,
+    learners: _LearnerRows,
+    summary: CourseKpiSummary,
+    handled: set[str],
+    batch_size: int,
+) -> None:
+    """A row for every enrolled learner without an event in the range; enrolled staff are counted as excluded."""
+    for user_ids in tables.enrolled_user_ids(batch_size):
+        users = tables.users_by_id([user_id for user_id in user_ids if user_id is not None])
+        for username in sorted(set(users) - handled):
+            handled.add(username)
+            if detector.is_staff(username):
+                _count_staff(summary, detector, username)
+            else:
+                learners.add(LearnerActivity(username), 0.0, user=users[username])
+    learners.flush()
+
+
+def _write_course_rows(
+    writers: dict[str, ScopedReplacement],
+    summary: CourseKpiSummary,
+    videos: VideoViewings,
+    weekly: WeeklyActivity,
+) -> None:
+    edx_id, in_range = summary.edx_id, _range_fields(summary)
+    for row in weekly.rows():
+        key = f"{edx_id}|{row['interval_start']}|{row['label']}"
+        writers[WEEKLY_ACTIVITY].add({"_id": key, "edx_id": edx_id, **row})
+    for row in videos.video_rows():
+        key = f"{edx_id}|{summary.kpi_range.key}|{row['video_id']}"
+        writers[VIDEOS].add({"_id": key, **in_range, **row})
+    for row in videos.segment_rows():
+        key = f"{edx_id}|{summary.kpi_range.key}|{row['video_id']}|{row['segment']}"
+        writers[VIDEO_SEGMENTS].add({"_id": key, **in_range, **row})
+
+
+def _range_fields(summary: CourseKpiSummary) -> dict[str, Any]:
+    return {
+        "edx_id": summary.edx_id,
+        "from_date": summary.kpi_range.from_date.isoformat(),
+        "to_date": summary.kpi_range.to_date.isoformat(),
+    }
+
+
+def _time_on_task_document(edx_id: str, row: dict[str, Any]) -> dict[str, Any]:
+    return {"_id": f"{edx_id}|{row['username']}|{row['day']}", "edx_id": edx_id, **row}
+
+
+class _LearnerRows:
+    """The ``learners`` rows, joined with the tables a batch of learners at a time."""
+
+    def __init__(
+        self,
+        tables: CourseTables,
+        writer: ScopedReplacement,
+        summary: CourseKpiSummary,
+        include_contact_info: bool,
+        batch_size: int,
+    ) -> None:
+        self.tables = tables
+        self.writer = writer
+        self.summary = summary
+        self.include_contact_info = include_contact_info
+        self.batch_size = batch_size
+        self.pending: list[tuple[LearnerActivity, float, Mapping[str, Any] | None]] = []
+
+    def add(self, activity: LearnerActivity, seconds: float, user: Mapping[str, Any] | None = None) -> None:
+        self.pending.append((activity, seconds, user))
+        if len(self.pending) >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        pending, self.pending = self.pending, []
+        unknown = [activity.username for activity, _, user in pending if user is None]
+        users = self.tables.users_by_username(unknown) if unknown else {}
+        users.update({user["username"]: user for _, _, user in pending if user is not None})
+        joined = self.tables.joined(users.values())
+        in_range = _range_fields(self.summary)
+        for activity, seconds, _ in pending:
+            user = users.get(activity.username)
+            tables = joined.get(user["_id"]) if user is not None else None
+            row = learner_row(
+                activity,
+                time_on_task_seconds=seconds,
+                enrollment=(tables or {}).get("enrollment"),
+                certificate=(tables or {}).get("certificate"),
+                contact=(tables or {}).get("contact"),
+                include_contact_info=self.include_contact_info,
+            )
+            key = f"{in_range['edx_id']}|{self.summary.kpi_range.key}|{activity.username}"
+            self.writer.add({"_id": key, **in_range, **row})
+            self.summary.learners_counted += 1
+            self.summary.learners_with_events += activity.events > 0
+
+
+# ------------------------------------------------------------------ the report
+
+
+@dataclass(frozen=True)
+class ReportTarget:
+    """Where a course's report goes: a directory, and an S3 bucket and prefix (no bucket: not uploaded)."""
+
+    directory: Path
+    s3_bucket: str = ""
+    s3_prefix: str = ""
+    aws_conn_id: str = AWS_DEFAULT
+
+
+def report_file_name(edx_id: str, kpi_range: KpiRange) -> str:
+    """``<edx_id>.html`` for the whole course, ``<edx_id>_<from>_<to>.html`` for a range."""
+    if kpi_range.whole_course:
+        return f"{edx_id}.html"
+    return f"{edx_id}_{kpi_range.from_date.isoformat()}_{kpi_range.to_date.isoformat()}.html"
+
+
+def read_kpi_rows(database: Any, edx_id: str, kpi_range: KpiRange) -> dict[str, list[dict[str, Any]]]:
+    """The documents of one course and range, per collection, as the kpis modules' rows (no ``_id``, no stamp)."""
+    scopes = _scopes(edx_id, kpi_range)
+    order = {
+        TIME_ON_TASK: ("username", "day"),
+        WEEKLY_ACTIVITY: ("interval_start", "label"),
+        VIDEOS: ("video_id",),
+        VIDEO_SEGMENTS: ("video_id", "segment"),
+        LEARNERS: ("username",),
+    }
+    rows = {}
+    for name in KPI_COLLECTIONS:
+        found = database[name].find(scopes[name], {"_id": 0, RUN_FIELD: 0})
+        rows[name] = sorted(found, key=lambda row, keys=order[name]: tuple(row.get(key) for key in keys))
+    return rows
+
+
+def write_course_report(
+    client: Any, summary: CourseKpiSummary, target: ReportTarget, *, generated_for: str = ""
+) -> tuple[Path, str | None]:
+    """Render the report of a computed course and range from its documents, write it atomically under
+    ``target.directory`` and upload it; returns the path and the S3 key (None when not uploaded)."""
+    from analytics.edx.kpi_report import CourseReportData, render_course_report
+
+    kpi_range = summary.kpi_range
+    rows = read_kpi_rows(client[summary.database], summary.edx_id, kpi_range)
+    data = CourseReportData(
+        edx_id=summary.edx_id,
+        course_name=summary.course_name,
+        database=summary.database,
+        from_date=kpi_range.from_date.isoformat(),
+        to_date=kpi_range.to_date.isoformat(),
+        learners_counted=summary.learners_counted,
+        staff_excluded=summary.staff_excluded,
+        weekly_activity=rows[WEEKLY_ACTIVITY],
+        videos=rows[VIDEOS],
+        video_segments=rows[VIDEO_SEGMENTS],
+        time_on_task=rows[TIME_ON_TASK],
+        learners=rows[LEARNERS],
+        generated_for=generated_for,
+    )
+    path = target.directory / report_file_name(summary.edx_id, kpi_range)
+    write_text_atomically(path, render_course_report(data))
+    log.info("%s: report written to %s", summary.edx_id, path)
+    key = None
+    if target.s3_bucket:
+        from analytics.stores.s3 import S3Store
+
+        key = f"{target.s3_prefix}{path.name}"
+        with S3Store(target.aws_conn_id) as store:
+            store.upload(path, target.s3_bucket, key)
+    return path, key
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a hidden temporary file beside ``path``, fsync it, rename it over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temporary = Path(temporary_name)
+    try:
+        with open(descriptor, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def run_course_kpis(
+    client: Any,
+    config: CourseConfig,
+    target: ReportTarget,
+    *,
+    from_date: date | str | None = None,
+    to_date: date | str | None = None,
+    settings: KpiSettings | None = None,
+    include_contact_info: bool = False,
+    run_id: str = "",
+    master_database: str = MASTER_DATABASE,
+) -> CourseKpiSummary:
+    """One course's job: :func:`compute_course_kpis`, then its report; the status records where the report went.
+
+    A report that fails leaves the KPIs written (state complete) and the error in the status's
+    ``report_error``, and is raised.
+    """
+    summary = compute_course_kpis(
+        client,
+        config,
+        from_date=from_date,
+        to_date=to_date,
+        settings=settings,
+        include_contact_info=include_contact_info,
+        run_id=run_id,
+        master_database=master_database,
+    )
+    status = client[summary.database][STATUS_COLLECTION]
+    selection = {"_id": status_id(summary.edx_id, summary.kpi_range)}
+    try:
+        generated_for = "course staff (with contact details)" if include_contact_info else ""
+        path, key = write_course_report(client, summary, target, generated_for=generated_for)
+    except Exception as error:
+        status.update_one(selection, {"$set": {"report_error": f"{type(error).__name__}: {error}"}})
+        raise
+    summary.report_path, summary.report_s3_key = str(path), key
+    status.update_one(
+        selection, {"$set": {"report_path": str(path), "report_s3_key": key, "report_error": None}}
+    )
+    return summary
+
+
+# ------------------------------------------------------------------ status
+
+
+class _StatusWriter:
+    """The range's ``kpi_status`` document, rewritten at the start and the end of a run."""
+
+    def __init__(self, database: Any, config: CourseConfig, summary: CourseKpiSummary) -> None:
+        self.collection = database[STATUS_COLLECTION]
+        self.config = config
+        self.summary = summary
+        self.started_at = datetime.now(UTC)  # now-ok: when this computation ran (bookkeeping)
+
+    def write(self, state: str, *, finished: bool = False, error: str | None = None) -> None:
+        summary = self.summary
+        details = summary.as_dict()
+        document = status_document(
+            state=state,
+            started_at=self.started_at,
+            finished_at=datetime.now(UTC) if finished else None,  # now-ok: bookkeeping
+            files={},
+            loaded=summary.rows,
+            error=error,
+            _id=status_id(summary.edx_id, summary.kpi_range),
+            config_path=str(self.config.path),
+            **{name: details[name] for name in details if name not in ("state", "rows")},
+        )
+        replace_document(self.collection, document)
+
+    def failed(self, error: BaseException) -> None:
+        """Record the failure; a failure to record it is logged, so the original error is the one raised."""
+        try:
+            self.summary.state = FAILED
+            self.summary.error = f"{type(error).__name__}: {error}"
+            self.write(FAILED, finished=True, error=self.summary.error)
+        except Exception:
+            log.exception("could not mark %s as failed in %s", self.summary.database, STATUS_COLLECTION)
+
+
+def status_id(edx_id: str, kpi_range: KpiRange) -> str:
+    """``<edx_id>|<from>|<to>``. Never an id that starts with a date: the local server's ``find`` by such an
+    ``_id`` finds nothing, and an upsert over it then fails (README, compatibility notes)."""
+    return f"{edx_id}|{kpi_range.key}"
+
+
+def read_status(database: Any, edx_id: str, kpi_range: KpiRange) -> dict[str, Any] | None:
+    """The status document of one course and range, or None."""
+    return database[STATUS_COLLECTION].find_one({"_id": status_id(edx_id, kpi_range)})
