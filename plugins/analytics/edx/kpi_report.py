@@ -263,8 +263,12 @@ def clock(seconds: float) -> str:
 
 
 def _plotly_text(value: str) -> str:
-    """A data string for a plotly text (trace name, title, button): plotly reads those as HTML, so escape it."""
-    return html.escape(value, quote=True)
+    """A data string for a plotly text (trace name, title, button): plotly reads those as HTML, so escape it.
+
+    Only ``&``, ``<`` and ``>``: plotly decodes ``&amp;``, ``&lt;``, ``&gt;`` and numeric entities but
+    shows ``&quot;`` as written, and without ``<`` no tag (nor its quoted attributes) can form.
+    """
+    return html.escape(value, quote=False)
 
 
 def video_label(video: Mapping[str, Any]) -> str:
@@ -304,8 +308,8 @@ def _figure(
             "height": CHART_HEIGHT,
             "margin": {"l": 60, "r": 20, "t": 70, "b": 60},
             "legend": {"orientation": "h", "y": -0.2},
-            "xaxis": {"title": {"text": x_title}, **xaxis},
-            "yaxis": {"title": {"text": y_title}, "rangemode": "tozero", **yaxis},
+            "xaxis": {"title": {"text": x_title}, "automargin": True, **xaxis},
+            "yaxis": {"title": {"text": y_title}, "rangemode": "tozero", "automargin": True, **yaxis},
             **layout,
         },
     )
@@ -639,7 +643,7 @@ def render_course_report(data: CourseReportData) -> str:
             "</head>",
             "<body>",
             _header(data),
-            '<noscript><p class="no-data">The charts need JavaScript; the table works without.</p></noscript>',
+            '<noscript><p class="note">The charts need JavaScript; the table works without.</p></noscript>',
             *_sections(data),
             f"<footer>{footer}Times are UTC. Staff are excluded from every figure. "
             "Charts drawn by plotly.js, embedded in this page (it works offline).</footer>",
