@@ -123,3 +123,26 @@ def test_has_unsafe_keys_never_misses_a_key_that_encode_keys_changes():
         value = random_value(4)
         if encode_keys(value) != value:
             assert has_unsafe_keys(value), value
+
+
+def test_remembered_safe_keys_never_hide_an_unsafe_one(monkeypatch):
+    from analytics.core import mongo_keys
+
+    monkeypatch.setattr(mongo_keys, "_SAFE_KEYS", set())
+    warm = {"username": "a", "context": {"course_id": "c", "module": {"display_name": "x"}}}
+    assert not has_unsafe_keys(warm)
+    assert {"username", "context", "course_id", "module", "display_name"} <= mongo_keys._SAFE_KEYS
+    # the same known keys, one new unsafe key at depth: found
+    assert has_unsafe_keys({**warm, "context": {**warm["context"], "module": {"points.possible": 3}}})
+    assert has_unsafe_keys([warm, {"$set": 1}])
+    assert not mongo_keys._SAFE_KEYS & {"points.possible", "$set"}
+
+
+def test_past_the_remembered_limit_keys_are_still_tested(monkeypatch):
+    from analytics.core import mongo_keys
+
+    monkeypatch.setattr(mongo_keys, "_SAFE_KEYS", set())
+    monkeypatch.setattr(mongo_keys, "SAFE_KEYS_REMEMBERED", 2)
+    assert not has_unsafe_keys({f"key{n}": n for n in range(10)})
+    assert len(mongo_keys._SAFE_KEYS) == 2
+    assert has_unsafe_keys({f"key{n}": n for n in range(10)} | {"a.b": 1})

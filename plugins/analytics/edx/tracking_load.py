@@ -39,6 +39,7 @@ import orjson
 
 from analytics.core.accounting import COMPLETE, FAILED, PARTIAL, RUNNING, Rejection
 from analytics.core.config import config_path, load_json_config, require
+from analytics.core.gzip_lines import gzip_lines
 from analytics.core.progress import Progress
 from analytics.edx.tracking_files import DEFAULT_MAX_FILES_PER_RUN, RELOAD, TrackingFile
 from analytics.edx.tracking_lines import parse_tracking_line
@@ -153,10 +154,10 @@ class _HashingReader(io.RawIOBase):
 
 
 def iter_lines(path: Path, raw: IO[bytes]) -> Iterator[bytes]:
-    """The lines of a tracking file, decompressed when its name ends in ``.gz``, streamed."""
+    """The lines of a tracking file, streamed; a ``.gz`` is decompressed a block ahead in a second thread."""
     buffered = io.BufferedReader(raw, READ_CHUNK_BYTES)
     if path.name.lower().endswith(".gz"):
-        yield from gzip.GzipFile(fileobj=buffered, mode="rb")
+        yield from gzip_lines(buffered)
     else:
         yield from buffered
 
