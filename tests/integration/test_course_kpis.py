@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import tracemalloc
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,9 +29,11 @@ from analytics.edx.course_kpis import (
     WEEKLY_ACTIVITY,
     CourseKpiSummary,
     KpiSettings,
+    ReportTarget,
     compute_course_kpis,
     load_kpi_settings,
     resolve_range,
+    run_course_kpis,
     status_id,
 )
 from analytics.edx.kpis.staff import INSTRUCTOR_PAGES, IS_STAFF, STUDIO, StaffRule
@@ -587,3 +590,63 @@ def test_the_real_video_timeline_log_through_the_master_load_the_extraction_and_
     finally:
         for config in configs.values():
             mongo_client.drop_database(config.database_name)
+
+
+# --- the report ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def bucket() -> Iterator[tuple[Any, str]]:
+    """A fresh bucket on the test stack's moto server, and a plain boto3 client to look at it."""
+    from analytics.stores.s3 import S3Store
+
+    name = f"test-course-kpis-{uuid.uuid4().hex[:12]}"
+    with S3Store() as admin:
+        client = admin.hook.get_conn()
+        client.create_bucket(Bucket=name)
+        yield client, name
+        for entry in client.list_objects_v2(Bucket=name).get("Contents", []):
+            client.delete_object(Bucket=name, Key=entry["Key"])
+        client.delete_bucket(Bucket=name)
+
+
+def test_the_report_is_written_atomically_and_uploaded(mongo_client, course, tmp_path, bucket) -> None:
+    s3, bucket_name = bucket
+    reports = tmp_path / "reports"
+    target = ReportTarget(reports, s3_bucket=bucket_name, s3_prefix="course_kpis/")
+
+    summary = run_course_kpis(
+        mongo_client,
+        course.config,
+        target,
+        settings=QUIET,
+        run_id="manual__test",
+        master_database=course.master.database.name,
+    )
+
+    path = reports / f"{course.config.edx_id}.html"
+    assert summary.report_path == str(path) and summary.report_s3_key == f"course_kpis/{path.name}"
+    assert sorted(item.name for item in reports.iterdir()) == [path.name]  # no temporary file left
+    page = path.read_text(encoding="utf-8")
+    assert page.lstrip().lower().startswith("<!doctype html") and "KPI course" in page
+    assert not any(value in page for value in (*EMAILS, *NAMES))
+    uploaded = s3.get_object(Bucket=bucket_name, Key=summary.report_s3_key)["Body"].read()
+    assert uploaded == path.read_bytes()
+    status = whole_course_status(course)
+    assert (status["report_path"], status["report_s3_key"], status["report_error"]) == (
+        str(path),
+        summary.report_s3_key,
+        None,
+    )
+
+    part = run_course_kpis(
+        mongo_client,
+        course.config,
+        target,
+        settings=QUIET,
+        from_date="2024-03-11",
+        to_date="2024-03-17",
+        master_database=course.master.database.name,
+    )
+    assert part.report_path == str(reports / f"{course.config.edx_id}_2024-03-11_2024-03-17.html")
+    assert path.read_text(encoding="utf-8") == page  # the whole course's report is left as it was

@@ -867,8 +867,7 @@ def run_course_kpis(
     status = client[summary.database][STATUS_COLLECTION]
     selection = {"_id": status_id(summary.edx_id, summary.kpi_range)}
     try:
-        generated_for = "course staff (with contact details)" if include_contact_info else ""
-        path, key = write_course_report(client, summary, target, generated_for=generated_for)
+        path, key = write_course_report(client, summary, target, generated_for=run_id)
     except Exception as error:
         status.update_one(selection, {"$set": {"report_error": f"{type(error).__name__}: {error}"}})
         raise
