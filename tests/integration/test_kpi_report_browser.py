@@ -409,11 +409,9 @@ def test_a_page_that_needs_the_network_is_caught(chromium: str, report_page: Pat
     """The guard of the tests above: plotly.js from a CDN instead of embedded is seen asking, and draws nothing."""
     cdn_script = "https://cdn.example.invalid/plotly.min.js"
     page_file = tmp_path / "from-a-cdn.html"
-    embedded = f"<script>{plotly_bundle()}</script>"
-    page_file.write_text(
-        report_page.read_text(encoding="utf-8").replace(embedded, f'<script src="{cdn_script}"></script>'),
-        encoding="utf-8",
-    )
+    embedded, report = f"<script>{plotly_bundle()}</script>", report_page.read_text(encoding="utf-8")
+    assert report.count(embedded) == 1
+    page_file.write_text(report.replace(embedded, f'<script src="{cdn_script}"></script>'), encoding="utf-8")
     run = open_in_chromium(chromium, page_file, tmp_path, "--dump-dom")
     assert run.page_requests == [cdn_script]
     assert RenderedPage(run.stdout).charts == {}
