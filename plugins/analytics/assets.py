@@ -16,3 +16,5 @@ COURSE_TRACKING = Asset("edx_course_tracking")
 """Every course database's ``tracking`` collection: updated by ``course_tracking_extraction``."""
 TRACKING_LANDING = Asset("edx_tracking_landing")
 """The tracking logs' landing directory: updated when ``s3_log_download`` downloaded new or changed files."""
+COURSE_KPIS = Asset("edx_course_kpis")
+"""Every course database's KPI collections and the courses' reports: updated by ``course_kpis``."""

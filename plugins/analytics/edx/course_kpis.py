@@ -878,6 +878,22 @@ def run_course_kpis(
     return summary
 
 
+def kpi_run_totals(summaries: Iterable[Mapping[str, Any]], configs: int) -> dict[str, Any]:
+    """A run's totals over its courses' summaries (``as_dict``): what the DAG's report logs and returns."""
+    summaries = list(summaries)
+    rows: Counter[str] = Counter()
+    for summary in summaries:
+        rows.update(summary["rows"])
+    return {
+        "configs": configs,
+        "courses": len(summaries),
+        "learners_counted": sum(summary["learners_counted"] for summary in summaries),
+        "staff_excluded": sum(summary["staff_excluded"] for summary in summaries),
+        "rows": {name: rows[name] for name in KPI_COLLECTIONS},
+        "reports": {summary["edx_id"]: summary["report_path"] for summary in summaries},
+    }
+
+
 # ------------------------------------------------------------------ status
 
 
