@@ -43,12 +43,10 @@ extraction keeps the previous mark; clearing the task extracts the same events a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from airflow.sdk import Param, TriggerRule, dag, task
+from airflow.sdk import Param, dag
 
 from analytics.assets import COURSE_TRACKING, TRACKING_MASTER
-from analytics.dag_defaults import default_args
+from analytics.dag_defaults import default_args, report_and_check
 from analytics.operators.tracking import (
     LOAD_EXECUTION_TIMEOUT,
     ExtractCourseTrackingOperator,
@@ -105,17 +103,9 @@ def course_tracking_extraction():
         map_index_template="{{ task.config_path.rsplit('/', 1)[-1] }}",
     ).expand(config_path=configs.output)
 
-    @task(trigger_rule=TriggerRule.ALL_DONE, outlets=[COURSE_TRACKING])
-    def report(summaries: Sequence[dict], config_paths: list[str]) -> dict:
-        """One line per course and the totals; skipped when no course was extracted (no Asset event)."""
-        return report_extraction(summaries[:], config_paths)
-
-    @task(trigger_rule=TriggerRule.ALL_DONE)
-    def check(summaries: Sequence[dict], config_paths: list[str]) -> None:
-        """Fails the run when a listed course was not extracted."""
-        check_extraction(summaries[:], config_paths)
-
-    report(extractions.output, configs.output) >> check(extractions.output, configs.output)
+    report_and_check(
+        report_extraction, check_extraction, extractions.output, configs.output, outlets=[COURSE_TRACKING]
+    )
 
 
 course_tracking_extraction()

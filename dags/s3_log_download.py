@@ -42,10 +42,10 @@ exist, or `from_date` is missing or not a date.
 
 from __future__ import annotations
 
-from airflow.sdk import CronTriggerTimetable, Param, TriggerRule, dag, task
+from airflow.sdk import CronTriggerTimetable, Param, dag
 
 from analytics.assets import TRACKING_LANDING
-from analytics.dag_defaults import default_args
+from analytics.dag_defaults import default_args, report_and_check
 from analytics.operators.s3_download import (
     DOWNLOAD_EXECUTION_TIMEOUT,
     DownloadS3LogsOperator,
@@ -105,17 +105,7 @@ def s3_log_download():
         task_id="download_logs", plan=plan.output, execution_timeout=DOWNLOAD_EXECUTION_TIMEOUT
     )
 
-    @task(trigger_rule=TriggerRule.ALL_DONE, outlets=[TRACKING_LANDING])
-    def report(summary: dict | None) -> dict:
-        """The run's counts as XCom; skipped when nothing was downloaded (no Asset event)."""
-        return report_s3_download(summary)
-
-    @task(trigger_rule=TriggerRule.ALL_DONE)
-    def check(summary: dict | None) -> None:
-        """Fails the run when a key failed or was refused."""
-        check_s3_download(summary)
-
-    report(download.output) >> check(download.output)
+    report_and_check(report_s3_download, check_s3_download, download.output, outlets=[TRACKING_LANDING])
 
 
 s3_log_download()

@@ -53,12 +53,10 @@ file: name it in `reload_files`. `plan_files`: the landing directory does not ex
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, TriggerRule, XComArg, dag, task
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, XComArg, dag
 
 from analytics.assets import TRACKING_LANDING, TRACKING_MASTER
-from analytics.dag_defaults import default_args
+from analytics.dag_defaults import default_args, report_and_check
 from analytics.operators.tracking import (
     LOAD_EXECUTION_TIMEOUT,
     LoadTrackingFileOperator,
@@ -132,18 +130,8 @@ def tracking_logs_master_load():
         map_index_template="{{ task.file['name'] }}",
     ).expand(file=plan.output)
 
-    @task(trigger_rule=TriggerRule.ALL_DONE, outlets=[TRACKING_MASTER])
-    def report(plan: dict, loads: Sequence[dict]) -> dict:
-        """One line per file, the totals as XCom; skipped when nothing was loaded (no Asset event)."""
-        return report_master_load(plan, loads[:])
-
-    @task(trigger_rule=TriggerRule.ALL_DONE)
-    def check(plan: dict, loads: Sequence[dict]) -> None:
-        """Fails the run when a planned file is not complete or a complete file changed."""
-        check_master_load(plan, loads[:])
-
     planned = XComArg(plan, key="plan")
-    report(planned, loads.output) >> check(planned, loads.output)
+    report_and_check(report_master_load, check_master_load, planned, loads.output, outlets=[TRACKING_MASTER])
 
 
 tracking_logs_master_load()

@@ -1,13 +1,18 @@
-"""What every DAG shares: the tag vocabulary, default task arguments, and owners.
+"""What every DAG shares: the tag vocabulary, default task arguments, owners, and the closing tasks.
 
 DAG files take their tags from :data:`TAGS` (the integrity tests reject any other tag) and
-their ``default_args`` from :func:`default_args`, so retries and owners are set in one place.
+their ``default_args`` from :func:`default_args`, so retries and owners are set in one place;
+:func:`report_and_check` adds the ``report`` and ``check`` tasks that end every DAG's run.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
+
+from airflow.sdk import Asset, TriggerRule, task
 
 TAGS = frozenset(
     {
@@ -43,3 +48,39 @@ def default_args(owner: str = DATA_ENGINEERING, **overrides: Any) -> dict[str, A
         "max_retry_delay": timedelta(minutes=30),
         **overrides,
     }
+
+
+def report_and_check(
+    report: Callable[..., Any], check: Callable[..., None], *inputs: Any, outlets: Sequence[Asset] = ()
+) -> None:
+    """The last two tasks of a run: ``report`` then ``check``, both run whatever happened upstream.
+
+    ``report`` logs one line per item and returns the totals (its ``outlets`` get an Asset event
+    unless it raises ``AirflowSkipException``, as a run that changed nothing does); ``check``
+    fails the run when something did not complete, after the report has said what. Both are
+    called with ``inputs`` (XComs), a mapped task's outputs as a plain list; their docstrings
+    become the tasks' docs.
+    """
+    report_task = task(
+        task_id="report", trigger_rule=TriggerRule.ALL_DONE, outlets=list(outlets), doc_md=report.__doc__
+    )(_with_plain_lists(report))
+    check_task = task(task_id="check", trigger_rule=TriggerRule.ALL_DONE, doc_md=check.__doc__)(
+        _with_plain_lists(check)
+    )
+    report_task(*inputs) >> check_task(*inputs)
+
+
+def _with_plain_lists(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` called with each lazy XCom sequence (a mapped task's outputs) read into a list."""
+
+    @functools.wraps(function)
+    def call(*values: Any) -> Any:
+        return function(*(_plain(value) for value in values))
+
+    return call
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes | list | tuple):
+        return list(value)
+    return value

@@ -217,16 +217,22 @@ def _copy_events(
     batch_size: int,
     progress_every_seconds: float,
 ) -> None:
-    """Stream the selected events, enrich each, write them; a full refresh commits (removes the rest) at the end."""
+    """Stream the selected events, enrich each, write them; a full refresh commits (removes the rest) at the end.
+
+    Into an empty course collection the events are inserted (nothing to write over); else each is
+    written over its copy by ``_id``. The selection is not counted first: on the local server a
+    count reads every selected event once more (a third of the extraction's time), so progress
+    says how many events and how fast, without a percentage.
+    """
     selection = selection_filter(config, summary.since)
-    total = master.count_documents(selection)
     if summary.mode == FULL:
         writer: Any = SafeReplacement(target, uuid.uuid4().hex, TRACKING_INDEXES, batch_size)
+    elif target.find_one({}, {"_id": 1}) is None:
+        writer = MongoBatchWriter(target, mode="insert", batch_size=batch_size)
     else:
         writer = MongoBatchWriter(target, mode="upsert", batch_size=batch_size)
     progress = Progress(
         f"{summary.edx_id}: events",
-        total=total,
         unit="events",
         every_seconds=progress_every_seconds,
         logger=log,
@@ -254,7 +260,7 @@ def _copy_events(
         summary.written = (
             writer.written
             if isinstance(writer, SafeReplacement)
-            else writer.counts.upserted + writer.counts.replaced
+            else writer.counts.inserted + writer.counts.upserted + writer.counts.replaced
         )
     if not isinstance(writer, SafeReplacement):
         for keys in TRACKING_INDEXES:

@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any
 from analytics.core.config import config_path, load_json_config, require
 from analytics.core.progress import Progress
 
-# day_of's pattern: a key's date is read as the master load reads its file's (see date_in_name).
-from analytics.edx.tracking_files import _DAY_IN_NAME, why_not_input
+# A key's date is read as the master load reads its file's.
+from analytics.edx.tracking_files import date_in_name, why_not_input
 from analytics.edx.tracking_lines import tracking_file_name
 from analytics.stores.s3 import S3Object
 
@@ -96,16 +96,6 @@ def load_s3_download_settings(path: Path = CONFIG_FILE, **overrides: Any) -> S3D
 
 
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def date_in_name(file_name: str) -> date | None:
-    """The date in a file's name (``2024-03-04`` or ``20240304``, as the master load reads it), else None."""
-    for match in _DAY_IN_NAME.finditer(file_name):
-        try:
-            return date(int(match[1]), int(match[2]), int(match[3]))
-        except ValueError:
-            continue
-    return None
 
 
 def landing_name(key: str) -> str:

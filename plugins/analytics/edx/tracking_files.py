@@ -57,14 +57,20 @@ class TrackingFile:
         )
 
 
-def day_of(file_name: str, mtime_ns: int) -> date:
-    """The day a file holds: the date in its name (``2024-03-04`` or ``20240304``), else its modification day (UTC)."""
+def date_in_name(file_name: str) -> date | None:
+    """The date in a file's name (``2024-03-04`` or ``20240304``, not part of a longer number), else None."""
     for match in _DAY_IN_NAME.finditer(file_name):
         try:
             return date(int(match[1]), int(match[2]), int(match[3]))
         except ValueError:
             continue
-    return datetime.fromtimestamp(mtime_ns / 1e9, tz=UTC).date()
+    return None
+
+
+def day_of(file_name: str, mtime_ns: int) -> date:
+    """The day a file holds: the date in its name, else its modification day (UTC)."""
+    day = date_in_name(file_name)
+    return day if day is not None else datetime.fromtimestamp(mtime_ns / 1e9, tz=UTC).date()
 
 
 def is_errors_file_name(file_name: str) -> bool:
