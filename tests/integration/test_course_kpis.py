@@ -30,6 +30,7 @@ from analytics.edx.course_kpis import (
     CourseKpiSummary,
     KpiSettings,
     ReportTarget,
+    ScopedReplacement,
     compute_course_kpis,
     load_kpi_settings,
     resolve_range,
@@ -650,3 +651,25 @@ def test_the_report_is_written_atomically_and_uploaded(mongo_client, course, tmp
     )
     assert part.report_path == str(reports / f"{course.config.edx_id}_2024-03-11_2024-03-17.html")
     assert path.read_text(encoding="utf-8") == page  # the whole course's report is left as it was
+
+
+def test_a_scoped_replacement_deletes_only_its_scope(mongo_database) -> None:
+    """Pins the delete's ``$and`` form: with the scope and ``not_written_by``'s ``$or`` side by side in one
+    filter, the local server's ``delete_many`` ignores the scope and deletes every other range too."""
+    collection = mongo_database["videos"]
+    for keys in ([("edx_id", 1), ("from_date", 1), ("to_date", 1)], RUN_FIELD):
+        collection.create_index(keys)
+    collection.insert_many(
+        [
+            {"_id": "x|a|1", "edx_id": "x", "from_date": "a", "to_date": "b", RUN_FIELD: "old"},
+            {"_id": "x|a|2", "edx_id": "x", "from_date": "a", "to_date": "b"},  # no stamp at all
+            {"_id": "x|c|1", "edx_id": "x", "from_date": "c", "to_date": "d", RUN_FIELD: "old"},
+            {"_id": "y|a|1", "edx_id": "y", "from_date": "a", "to_date": "b", RUN_FIELD: "old"},
+        ]
+    )
+    replacement = ScopedReplacement(collection, "new", {"edx_id": "x", "from_date": "a", "to_date": "b"}, 10)
+    replacement.add({"_id": "x|a|1", "edx_id": "x", "from_date": "a", "to_date": "b", "v": 1})
+
+    assert replacement.commit() == 1  # x|a|2, of an earlier run and not written again
+    assert sorted(document["_id"] for document in collection.find({})) == ["x|a|1", "x|c|1", "y|a|1"]
+    assert collection.count_documents({RUN_FIELD: "new"}) == 1
