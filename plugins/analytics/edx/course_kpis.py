@@ -2,10 +2,11 @@
 
 :func:`compute_course_kpis` is a plain function (no Airflow). It reads the course's events sorted
 by ``(username, time, _id)`` with :data:`~analytics.edx.kpis.KPI_PROJECTION`, learner by learner
-(memory: one learner's events, plus counters bounded by the course's content and the set of
-its learners' usernames), feeds each event
-to the staff detector and to the accumulators of :mod:`analytics.edx.kpis`, and finishes a
-learner's accumulators only when the learner is not staff. It writes, in the course database:
+(memory: one learner's events, plus counters bounded by the course's content and the set of its
+learners' usernames), feeds each event to the staff detector and to the accumulators of
+:mod:`analytics.edx.kpis`, and finishes a learner's accumulators only when the learner is not
+staff. The ``learners`` rows are joined with the tables a batch of learners at a time (indexed
+``$in`` look-ups). It writes, in the course database:
 
 - ``time_on_task``: learner x UTC day (``_id`` ``<edx_id>|<username>|<day>``);
 - ``weekly_activity``: ISO week x label (``_id`` ``<edx_id>|<interval_start>|<label>``);
