@@ -48,6 +48,7 @@ WEEKLY_VIEWS_DAG_ID = "engagement_weekly_views"
 # Where s3_log_download puts the demo's logs and tracking_logs_master_load reads them: the demo
 # stack's root is always .local (scripts/stack.py), and this folder is only ever a copy of S3.
 DEMO_LANDING_DIR = REPO / ".local" / "demo-data" / "landing"
+DEMO_REPORT_DIR = REPO / ".local" / "demo-data" / "reports"  # course_kpis' HTML reports
 DEMO_FIRST_DAY = "2024-03-04"  # the generator's --start-date: the download takes every demo day
 
 
@@ -186,6 +187,36 @@ def summarize_extraction(log_path: Path) -> list[str]:
                 f"{database.name}.{TRACKING_COLLECTION}: {events} events, {enriched} enriched with their block, "
                 f"{events - enriched} pointing at no block ({status.get('state', 'no status')})"
             )
+    return lines
+
+
+def summarize_course_kpis(log_path: Path) -> list[str]:
+    """Each course's KPIs of the whole course, read back from its status and collections."""
+    from analytics.edx.course_configs import list_course_configs, parse_course_config
+    from analytics.edx.course_kpis import KPI_COLLECTIONS, read_status, resolve_range
+    from analytics.stores.mongo import mongo_client
+
+    lines = []
+    with mongo_client(MONGO_DEFAULT) as client:
+        for path in list_course_configs(demo_data_dir() / "courses"):
+            config = parse_course_config(path)
+            database = client[config.database_name]
+            kpi_range = resolve_range(config, "", "")
+            status = read_status(database, config.edx_id, kpi_range) or {}
+            reasons = {
+                reason: count for reason, count in (status.get("staff_by_reason") or {}).items() if count
+            }
+            rows = ", ".join(f"{name} {status.get('loaded', {}).get(name, 0)}" for name in KPI_COLLECTIONS)
+            lines.append(
+                f"{config.edx_id} ({kpi_range.from_date} .. {kpi_range.to_date}) -> {database.name} "
+                f"({status.get('state', 'no status')}): {status.get('learners_counted', 0)} learners counted, "
+                f"{status.get('staff_excluded', 0)} staff excluded" + (f" {reasons}" if reasons else "")
+            )
+            lines.append(f"    rows: {rows}")
+            report = status.get("report_path")
+            shown = Path(report).relative_to(REPO) if report and Path(report).is_relative_to(REPO) else report
+            key = status.get("report_s3_key")
+            lines.append(f"    report: {shown}" + (f" (S3 key {key})" if key else ""))
     return lines
 
 
@@ -379,6 +410,7 @@ DEMO_RUNS = [
         summarize_master_load,
     ),
     DemoRun("course_tracking_extraction", "2024-03-09", {}, summarize_extraction),
+    DemoRun("course_kpis", "2024-03-09", {"report_dir": str(DEMO_REPORT_DIR)}, summarize_course_kpis),
     # Monday 26 February is the demo ELT's first day: the week before it was never loaded, so its
     # run loads the day without waiting for that week (param weekly_views).
     DemoRun("engagement_elt_daily", ENGAGEMENT_DAYS[0], {"weekly_views": False}, summarize_branch),
