@@ -47,12 +47,10 @@ the field; fix it and clear the task. A computation that fails keeps every previ
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from airflow.sdk import Param, TriggerRule, dag, task
+from airflow.sdk import Param, dag
 
 from analytics.assets import COURSE_KPIS, COURSE_TRACKING
-from analytics.dag_defaults import default_args
+from analytics.dag_defaults import default_args, report_and_check
 from analytics.operators.kpis import (
     KPI_EXECUTION_TIMEOUT,
     ComputeCourseKpisOperator,
@@ -166,17 +164,9 @@ def course_kpis():
         map_index_template="{{ task.config_path.rsplit('/', 1)[-1] }}",
     ).expand(config_path=configs.output)
 
-    @task(trigger_rule=TriggerRule.ALL_DONE, outlets=[COURSE_KPIS])
-    def report(summaries: Sequence[dict], config_paths: list[str]) -> dict:
-        """One line per course and the totals; skipped when no course was computed (no Asset event)."""
-        return report_course_kpis(summaries[:], config_paths)
-
-    @task(trigger_rule=TriggerRule.ALL_DONE)
-    def check(summaries: Sequence[dict], config_paths: list[str]) -> None:
-        """Fails the run when a listed course has no KPIs."""
-        check_course_kpis(summaries[:], config_paths)
-
-    report(computed.output, configs.output) >> check(computed.output, configs.output)
+    report_and_check(
+        report_course_kpis, check_course_kpis, computed.output, configs.output, outlets=[COURSE_KPIS]
+    )
 
 
 course_kpis()
