@@ -87,6 +87,7 @@ bench: stack-test  ## benchmarks (figures go in the README)
 	  $(BIN)/python scripts/bench.py || status=1; \
 	  $(BIN)/python scripts/bench_edx.py || status=1; \
 	  $(BIN)/python scripts/bench_tracking.py || status=1; \
+	  $(BIN)/python scripts/bench_kpis.py || status=1; \
 	  exit $$status
 
 lock:  ## re-pin requirements.lock from requirements.txt

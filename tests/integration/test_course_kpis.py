@@ -30,7 +30,6 @@ from analytics.edx.course_kpis import (
     CourseKpiSummary,
     KpiSettings,
     ReportTarget,
-    ScopedReplacement,
     compute_course_kpis,
     load_kpi_settings,
     resolve_range,
@@ -38,7 +37,7 @@ from analytics.edx.course_kpis import (
     status_id,
 )
 from analytics.edx.kpis.staff import INSTRUCTOR_PAGES, IS_STAFF, STUDIO, StaffRule
-from analytics.stores.mongo import RUN_FIELD, MongoBatchWriter
+from analytics.stores.mongo import RUN_FIELD, MongoBatchWriter, SafeReplacement
 from tests.course_kpis_data import (
     EMAILS,
     EXPECTED_LEARNERS,
@@ -667,7 +666,9 @@ def test_a_scoped_replacement_deletes_only_its_scope(mongo_database) -> None:
             {"_id": "y|a|1", "edx_id": "y", "from_date": "a", "to_date": "b", RUN_FIELD: "old"},
         ]
     )
-    replacement = ScopedReplacement(collection, "new", {"edx_id": "x", "from_date": "a", "to_date": "b"}, 10)
+    replacement = SafeReplacement(
+        collection, "new", batch_size=10, scope={"edx_id": "x", "from_date": "a", "to_date": "b"}
+    )
     replacement.add({"_id": "x|a|1", "edx_id": "x", "from_date": "a", "to_date": "b", "v": 1})
 
     assert replacement.commit() == 1  # x|a|2, of an earlier run and not written again

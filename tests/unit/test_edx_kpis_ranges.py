@@ -13,7 +13,6 @@ from analytics.edx.course_kpis import (
     KPI_COLLECTIONS,
     KpiRange,
     KpiSettings,
-    ScopedReplacement,
     kpi_run_totals,
     load_kpi_settings,
     parse_day,
@@ -22,6 +21,7 @@ from analytics.edx.course_kpis import (
     status_id,
 )
 from analytics.edx.kpis.staff import StaffRule
+from analytics.stores.mongo import SafeReplacement
 
 CONFIG = CourseConfig(
     path=Path("x.json"),
@@ -80,7 +80,7 @@ def test_ids_and_report_names_never_start_with_a_date():
 
 
 def test_the_delete_filter_keeps_the_scope_beside_the_stamp():
-    replacement = ScopedReplacement(collection=None, stamp="s", scope={"day": {"$gte": "a"}}, batch_size=10)
+    replacement = SafeReplacement(None, "s", scope={"day": {"$gte": "a"}})
     stale = replacement.stale_filter()
     assert stale["$and"][0] == {"day": {"$gte": "a"}}
     assert stale["$and"][1]["$or"][1] == {"_ingestion_run": {"$ne": "s"}}

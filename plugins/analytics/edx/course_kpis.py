@@ -65,8 +65,7 @@ from analytics.edx.tracking_load import MASTER_COLLECTION, MASTER_DATABASE
 from analytics.stores.mongo import (
     DEFAULT_BATCH_SIZE,
     RUN_FIELD,
-    MongoBatchWriter,
-    not_written_by,
+    SafeReplacement,
     replace_document,
 )
 
@@ -313,39 +312,11 @@ class CourseKpiSummary:
 # ------------------------------------------------------------------ writes
 
 
-class ScopedReplacement:
-    """Rewrite the documents of one scope of a collection (a course's range, days or weeks), readers never
-    seeing fewer: documents are written stamped with ``stamp`` through the batch writer, and :meth:`commit`
-    deletes those of the scope not written by ``stamp`` (``not_written_by``, as :class:`SafeReplacement`
-    does for a whole collection).
-
-    The delete's filter is ``{"$and": [scope, not_written_by(stamp)]}``: the local server's
-    ``delete_many`` ignores every other condition of a filter that has a top-level ``$or`` beside
-    them, and would delete every course's and range's documents (README, compatibility notes).
-    """
-
-    def __init__(self, collection: Any, stamp: str, scope: Mapping[str, Any], batch_size: int) -> None:
-        self.collection = collection
-        self.stamp = stamp
-        self.scope = dict(scope)
-        self.writer = MongoBatchWriter(collection, mode="stamped", batch_size=batch_size)
-        self.writer.stamp = stamp
-
-    def add(self, document: dict[str, Any]) -> None:
-        self.writer.add(document)
-
-    @property
-    def written(self) -> int:
-        return self.writer.counts.upserted + self.writer.counts.replaced
-
-    def stale_filter(self) -> dict[str, Any]:
-        """The scope's documents that this attempt did not write."""
-        return {"$and": [self.scope, not_written_by(self.stamp)]}
-
-    def commit(self) -> int:
-        """Flush, then delete the scope's documents of other attempts; returns how many were deleted."""
-        self.writer.flush()
-        return self.collection.delete_many(self.stale_filter()).deleted_count
+def ScopedReplacement(
+    collection: Any, stamp: str, scope: Mapping[str, Any], batch_size: int
+) -> SafeReplacement:  # noqa: N802
+    """Deprecated spelling of ``SafeReplacement(..., scope=...)``, kept until the BI engine imports that."""
+    return SafeReplacement(collection, stamp, batch_size=batch_size, scope=scope)
 
 
 def _ensure_indexes(database: Any) -> None:
@@ -562,7 +533,7 @@ def _compute(
     )  # unique per attempt (a retry of the same run must not take its writes as its own)
     scopes = _scopes(summary.edx_id, kpi_range)
     writers = {
-        name: ScopedReplacement(database[name], stamp, scopes[name], settings.batch_size)
+        name: SafeReplacement(database[name], stamp, batch_size=settings.batch_size, scope=scopes[name])
         for name in KPI_COLLECTIONS
     }
     tables = CourseTables(database, include_contact_info)
@@ -671,7 +642,7 @@ def _enrolled_without_events(
 
 
 def _write_course_rows(
-    writers: dict[str, ScopedReplacement],
+    writers: dict[str, SafeReplacement],
     summary: CourseKpiSummary,
     videos: VideoViewings,
     weekly: WeeklyActivity,
@@ -706,7 +677,7 @@ class _LearnerRows:
     def __init__(
         self,
         tables: CourseTables,
-        writer: ScopedReplacement,
+        writer: SafeReplacement,
         summary: CourseKpiSummary,
         include_contact_info: bool,
         batch_size: int,

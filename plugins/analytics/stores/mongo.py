@@ -11,7 +11,7 @@ the local wire-protocol server. pymongo is imported where it is used.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -219,6 +219,10 @@ class SafeReplacement:
     A second document with an ``_id`` already written in this run is a duplicate, not an
     overwrite: the filter ``{_id, not written by run}`` does not match it, so the upsert's
     insert fails with a duplicate key and ``on_duplicate`` is called, as with ``insert_many``.
+
+    With ``scope`` (a filter: a course's range, a month, a month's chunk of forms), only that
+    part of the collection is replaced: :meth:`commit` deletes the scope's documents of other
+    runs, and nothing outside it. The scope must hold every document the run writes.
     """
 
     def __init__(
@@ -228,11 +232,13 @@ class SafeReplacement:
         indexes: Iterable[str | list[tuple[str, int]]] = (),
         batch_size: int = DEFAULT_BATCH_SIZE,
         on_duplicate: DuplicateHandler | None = None,
+        scope: Mapping[str, Any] | None = None,
     ) -> None:
         if not run:
             raise ValueError("a replacement needs a non-empty run stamp")
         self.collection = collection
         self.run = run
+        self.scope = dict(scope) if scope else None
         self.indexes = list(indexes)
         self.writer = MongoBatchWriter(
             collection, mode="stamped", batch_size=batch_size, on_duplicate=on_duplicate
@@ -262,11 +268,22 @@ class SafeReplacement:
         """Flush, delete the documents of earlier runs, create the indexes; returns the documents removed."""
         self.writer.flush()
         self.collection.create_index(RUN_FIELD)  # built once, after the writes, for the delete
-        self.removed = self.collection.delete_many(not_written_by(self.run)).deleted_count
+        self.removed = self.collection.delete_many(self.stale_filter()).deleted_count
         for keys in self.indexes:
             self.collection.create_index(keys)
         self.committed = True
         return self.removed
+
+    def stale_filter(self) -> dict:
+        """The documents :meth:`commit` deletes: those of the scope (else all) that this run did not write.
+
+        A scope is joined with ``$and``, never merged beside ``not_written_by``'s ``$or``: the local
+        server's ``find`` and ``delete_many`` ignore the other conditions of a filter with a
+        top-level ``$or`` (README, compatibility notes), and would delete outside the scope.
+        """
+        if self.scope is None:
+            return not_written_by(self.run)
+        return {"$and": [self.scope, not_written_by(self.run)]}
 
 
 def replace_document(collection: Collection, document: dict) -> None:
