@@ -57,7 +57,11 @@ from analytics.operators.kpis import (
     check_course_kpis,
     report_course_kpis,
 )
-from analytics.operators.tracking import ListCourseConfigsOperator
+from analytics.operators.tracking import (
+    COURSE_CONFIG_DIR_TEMPLATE,
+    ListCourseConfigsOperator,
+    course_selection_params,
+)
 
 DATE_OR_EMPTY = r"^(\d{4}-\d{2}-\d{2})?$"
 
@@ -71,22 +75,7 @@ DATE_OR_EMPTY = r"^(\d{4}-\d{2}-\d{2})?$"
     default_args=default_args(),
     tags=["edx", "kpi", "transformation", "mongodb", "s3"],
     params={
-        "course_config_dir": Param(
-            "",
-            type="string",
-            title="Course config directory",
-            description=(
-                "Folder of the course configs (one JSON file per course); empty: the "
-                "`edx_course_config_dir` Variable, else include/config/courses/."
-            ),
-        ),
-        "courses": Param(
-            [],
-            type="array",
-            items={"type": "string"},
-            title="Courses",
-            description="The edx_ids of the courses to compute; empty: all.",
-        ),
+        **course_selection_params("compute"),
         "from_date": Param(
             "",
             type="string",
@@ -146,7 +135,7 @@ DATE_OR_EMPTY = r"^(\d{4}-\d{2}-\d{2})?$"
 def course_kpis():
     configs = ListCourseConfigsOperator(
         task_id="list_courses",
-        course_config_dir="{{ params.course_config_dir or var.value.get('edx_course_config_dir', '') }}",
+        course_config_dir=COURSE_CONFIG_DIR_TEMPLATE,
         courses="{{ params.courses }}",
     )
     computed = ComputeCourseKpisOperator.partial(

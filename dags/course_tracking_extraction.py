@@ -48,10 +48,12 @@ from airflow.sdk import Param, dag
 from analytics.assets import COURSE_TRACKING, TRACKING_MASTER
 from analytics.dag_defaults import default_args, report_and_check
 from analytics.operators.tracking import (
+    COURSE_CONFIG_DIR_TEMPLATE,
     LOAD_EXECUTION_TIMEOUT,
     ExtractCourseTrackingOperator,
     ListCourseConfigsOperator,
     check_extraction,
+    course_selection_params,
     report_extraction,
 )
 
@@ -65,22 +67,7 @@ from analytics.operators.tracking import (
     default_args=default_args(),
     tags=["edx", "transformation", "mongodb"],
     params={
-        "course_config_dir": Param(
-            "",
-            type="string",
-            title="Course config directory",
-            description=(
-                "Folder of the course configs (one JSON file per course); empty: the "
-                "`edx_course_config_dir` Variable, else include/config/courses/."
-            ),
-        ),
-        "courses": Param(
-            [],
-            type="array",
-            items={"type": "string"},
-            title="Courses",
-            description="The edx_ids of the courses to extract; empty: all.",
-        ),
+        **course_selection_params("extract"),
         "full_refresh": Param(
             False,
             type="boolean",
@@ -92,7 +79,7 @@ from analytics.operators.tracking import (
 def course_tracking_extraction():
     configs = ListCourseConfigsOperator(
         task_id="list_courses",
-        course_config_dir="{{ params.course_config_dir or var.value.get('edx_course_config_dir', '') }}",
+        course_config_dir=COURSE_CONFIG_DIR_TEMPLATE,
         courses="{{ params.courses }}",
     )
     extractions = ExtractCourseTrackingOperator.partial(

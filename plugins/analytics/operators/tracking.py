@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseOperator, Param
 
 from analytics.connections import MONGO_DEFAULT
 
@@ -238,6 +238,32 @@ def check_master_load(plan: dict[str, Any], loads: Sequence[dict[str, Any]]) -> 
     problems = master_load_problems(plan, loads)
     if problems:
         raise AirflowFailException("; ".join(problems))
+
+
+COURSE_CONFIG_DIR_TEMPLATE = "{{ params.course_config_dir or var.value.get('edx_course_config_dir', '') }}"
+"""The configs folder a run reads: the param, else the Variable (else the operator's default folder)."""
+
+
+def course_selection_params(what: str) -> dict[str, Param]:
+    """The params of a DAG that works per course config: the folder and the ``edx_id``s to ``what`` (a verb)."""
+    return {
+        "course_config_dir": Param(
+            "",
+            type="string",
+            title="Course config directory",
+            description=(
+                "Folder of the course configs (one JSON file per course); empty: the "
+                "`edx_course_config_dir` Variable, else include/config/courses/."
+            ),
+        ),
+        "courses": Param(
+            [],
+            type="array",
+            items={"type": "string"},
+            title="Courses",
+            description=f"The edx_ids of the courses to {what}; empty: all.",
+        ),
+    }
 
 
 class ListCourseConfigsOperator(BaseOperator):
