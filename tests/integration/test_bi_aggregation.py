@@ -337,7 +337,9 @@ def test_a_crash_after_the_first_chunk_deletes_nothing_and_a_rerun_converges(
     monkeypatch.setattr(MongoBatchWriter, "flush", real)
 
     halfway = documents(mongo_database, "monthly_submissions")
-    assert set(halfway) == set(before)  # the crashed chunk deleted nothing: f3's document is still there
+    # The crashed chunk deleted nothing: f3's document is still there (the writer flushed what it held
+    # when the error went through it, so f4's new document may be there too).
+    assert set(halfway) >= set(before)
     assert halfway["2024-02|2|3"] == before["2024-02|2|3"]
     assert halfway["2024-02|1|1"]["submissions"] == 4  # chunk [1, 2] was rewritten with s100
 

@@ -10,8 +10,8 @@ result is held whole in memory. Raw rows never reach Python.
 **Monthly and quarterly collections replace exactly their period** (``month``, ``quarter``): each
 document has a deterministic ``_id`` (``2024-03|<institution>|<form>``) and is written stamped with
 this attempt (``RUN_FIELD``) over its previous version or beside the others; only then are the
-period's documents that this attempt did not write deleted (``ScopedReplacement``, on
-``not_written_by``). A rerun or a backfill therefore never double-counts, and dashboards never see
+period's documents that this attempt did not write deleted (``SafeReplacement`` with the
+period as its ``scope``, on ``not_written_by``). A rerun or a backfill therefore never double-counts, and dashboards never see
 fewer documents than they had mid-run; an attempt that dies halfway deletes nothing, and the next
 converges to what one clean run writes. ``monthly_submissions`` is written per chunk of forms: a
 chunk's scope is its month **and its forms** (``form_id`` in the chunk), so a chunk rerun alone
@@ -209,28 +209,27 @@ def _replace_period(
     form_ids: Sequence[int] | None = None,
 ) -> WriteResult:
     """Write ``spec``'s documents of the month's period (and ``scope_extra``), then delete the scope's others."""
-    from analytics.edx.course_kpis import ScopedReplacement  # the one scoped stamped replacement
-
     label, _, _ = period_bounds(spec, month, config.timezone)
     parameters = query_parameters(spec, month, config, form_ids)
     progress = Progress(label=f"{spec.name} {label}", logger=log)
+    scope = {spec.period_field: label, **scope_extra}
     with mongo_client(config.mongo_connection_id) as client:
         collection = client[config.database][spec.name]
         ensure_indexes(collection, spec)
-        replacement = ScopedReplacement(
-            collection, new_stamp(run_id), {spec.period_field: label, **scope_extra}, config.batch_size
-        )
-        with postgres.connect(config.source_connection_id) as conn:
-            rows = _write_documents(
-                conn,
-                replacement,
-                spec,
-                parameters,
-                config,
-                label,
-                lambda row: to_document(spec, row, period=label),
-            )
-        removed = replacement.commit()
+        with SafeReplacement(
+            collection, new_stamp(run_id), batch_size=config.batch_size, scope=scope
+        ) as replacement:
+            with postgres.connect(config.source_connection_id) as conn:
+                rows = _write_documents(
+                    conn,
+                    replacement,
+                    spec,
+                    parameters,
+                    config,
+                    label,
+                    lambda row: to_document(spec, row, period=label),
+                )
+            removed = replacement.commit()
     return WriteResult(spec.name, label, rows, replacement.written, removed, progress.elapsed)
 
 
