@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import edx, engagement
+from . import bi, edx, engagement
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,13 @@ SOURCES: tuple[Source, ...] = (
         engagement.add_arguments,
         engagement.options,
         engagement.run,
+    ),
+    Source(
+        "bi",
+        "the clinical-audit application's database that the BI aggregation reads (PostgreSQL app)",
+        bi.add_arguments,
+        bi.options,
+        bi.run,
     ),
 )
 
