@@ -149,6 +149,18 @@ def test_mongo_express_is_in_the_bi_profile(services):
     assert "bi" in services["mongo-express"].get("profiles", [])
 
 
+def test_mongo_express_browses_the_stack_mongodb_behind_a_login(services):
+    """`docker compose --profile bi up` lets a user browse the BI collections, as the original did."""
+    express = services["mongo-express"]
+    environment = environment_of(express)
+    url = urlsplit(ANY_REFERENCE.sub("ref", environment["ME_CONFIG_MONGODB_URL"]))
+    assert (url.hostname, url.port) == ("mongo", 27017) and "authSource=admin" in url.query
+    assert depends_on_of(express) == {"mongo": "service_healthy"}
+    assert environment["ME_CONFIG_BASICAUTH"] == "true"
+    assert SECRET_REFERENCE.fullmatch(environment["ME_CONFIG_BASICAUTH_PASSWORD"])
+    assert all(port.startswith("127.0.0.1:") for port in express["ports"]), "published on localhost only"
+
+
 def test_every_image_is_pinned_or_built(services):
     for name, service in services.items():
         if "build" in service:
