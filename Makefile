@@ -61,6 +61,7 @@ demo-data: $(DEMO_DIR)/manifest.json  ## generate the demo data set (determinist
 run: stack demo-data  ## run every DAG on the demo stack and print a summary
 	@set -a; source .local/env; set +a; \
 	  $(BIN)/python -m scripts.demo_data engagement $(ENGAGEMENT_ARGS) > .local/logs/engagement-data.log; \
+	  $(BIN)/python -m scripts.demo_data bi > .local/logs/bi-data.log; \
 	  $(BIN)/python scripts/run_demo.py
 
 ui: stack demo-data  ## start `airflow standalone` against the demo stack (login admin / admin, local only)
@@ -88,6 +89,7 @@ bench: stack-test  ## benchmarks (figures go in the README)
 	  $(BIN)/python scripts/bench_edx.py || status=1; \
 	  $(BIN)/python scripts/bench_tracking.py || status=1; \
 	  $(BIN)/python scripts/bench_kpis.py || status=1; \
+	  $(BIN)/python scripts/bench_bi.py || status=1; \
 	  exit $$status
 
 lock:  ## re-pin requirements.lock from requirements.txt

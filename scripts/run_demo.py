@@ -30,6 +30,10 @@ if str(REPO / "plugins") not in sys.path:
 from analytics.connections import MONGO_DEFAULT, POSTGRES_ANALYTICS  # noqa: E402
 from analytics.database_target import DatabaseTarget  # noqa: E402
 
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+from scripts.demo_bi import BI_CONF, BI_DAG_ID, BI_LOGICAL_DATE, summarize_bi_aggregation  # noqa: E402
+
 AIRFLOW = str(REPO / ".venv" / "bin" / "airflow")
 
 
@@ -417,6 +421,8 @@ DEMO_RUNS = [
     *[DemoRun("engagement_elt_daily", day) for day in ENGAGEMENT_DAYS[1:-1]],
     DemoRun("engagement_elt_daily", ENGAGEMENT_DAYS[-1], {}, summarize_engagement_daily),
     DemoRun("engagement_weekly_views", "2024-03-04", {"from_week": ENGAGEMENT_WEEK}, summarize_weekly_views),
+    # The demo application ends with December 2024: the run of 1 January 2025 computes it.
+    DemoRun(BI_DAG_ID, BI_LOGICAL_DATE, BI_CONF, summarize_bi_aggregation),
 ]
 
 

@@ -441,7 +441,9 @@ def environment(stack: Stack) -> dict[str, str]:
         "AIRFLOW_CONN_MONGO_DEFAULT": f"mongo://127.0.0.1:{stack.mongo_port}/",
         "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(aws, separators=(",", ":")),
         "AIRFLOW_VAR_EDX_PACKAGE_DIR": str(stack.root / "demo-data" / "package"),
-        "AIRFLOW_VAR_EDX_TRACKING_DIR": str(stack.root / "demo-data" / "landing"),  # where s3_log_download puts them
+        "AIRFLOW_VAR_EDX_TRACKING_DIR": str(
+            stack.root / "demo-data" / "landing"
+        ),  # where s3_log_download puts them
         "AIRFLOW_VAR_EDX_COURSE_CONFIG_DIR": str(stack.root / "demo-data" / "courses"),
         "AIRFLOW_VAR_BI_AGGREGATE": "true",  # bi_monthly_aggregation's gate (the original BI_AGGREGATE)
         "PGHOST": "127.0.0.1",

@@ -312,13 +312,6 @@ class CourseKpiSummary:
 # ------------------------------------------------------------------ writes
 
 
-def ScopedReplacement(
-    collection: Any, stamp: str, scope: Mapping[str, Any], batch_size: int
-) -> SafeReplacement:  # noqa: N802
-    """Deprecated spelling of ``SafeReplacement(..., scope=...)``, kept until the BI engine imports that."""
-    return SafeReplacement(collection, stamp, batch_size=batch_size, scope=scope)
-
-
 def _ensure_indexes(database: Any) -> None:
     database[TRACKING_COLLECTION].create_index(READ_INDEX)
     for name, indexes in INDEXES.items():
