@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import bi, edx, engagement
+from . import bi, edx, engagement, messages
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,13 @@ SOURCES: tuple[Source, ...] = (
         bi.add_arguments,
         bi.options,
         bi.run,
+    ),
+    Source(
+        "messages",
+        "the chatbot platform's MongoDB database that the message analytics export reads (messages)",
+        messages.add_arguments,
+        messages.options,
+        messages.run,
     ),
 )
 

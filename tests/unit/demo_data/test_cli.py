@@ -74,7 +74,7 @@ def test_a_source_is_required(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_every_source_is_a_sub_command(capsys: pytest.CaptureFixture[str]) -> None:
-    assert [source.name for source in cli.SOURCES] == ["edx", "engagement", "bi"]
+    assert [source.name for source in cli.SOURCES] == ["edx", "engagement", "bi", "messages"]
     for source in cli.SOURCES:
         with pytest.raises(SystemExit) as shown:
             cli.main([source.name, "--help"])
