@@ -62,6 +62,7 @@ run: stack demo-data  ## run every DAG on the demo stack and print a summary
 	@set -a; source .local/env; set +a; \
 	  $(BIN)/python -m scripts.demo_data engagement $(ENGAGEMENT_ARGS) > .local/logs/engagement-data.log; \
 	  $(BIN)/python -m scripts.demo_data bi > .local/logs/bi-data.log; \
+	  $(BIN)/python -m scripts.demo_data messages > .local/logs/messages-data.log; \
 	  $(BIN)/python scripts/run_demo.py
 
 ui: stack demo-data  ## start `airflow standalone` against the demo stack (login admin / admin, local only)
@@ -90,6 +91,7 @@ bench: stack-test  ## benchmarks (figures go in the README)
 	  $(BIN)/python scripts/bench_tracking.py || status=1; \
 	  $(BIN)/python scripts/bench_kpis.py || status=1; \
 	  $(BIN)/python scripts/bench_bi.py || status=1; \
+	  $(BIN)/python scripts/bench_messages.py || status=1; \
 	  exit $$status
 
 lock:  ## re-pin requirements.lock from requirements.txt

@@ -33,6 +33,12 @@ from analytics.database_target import DatabaseTarget  # noqa: E402
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 from scripts.demo_bi import BI_CONF, BI_DAG_ID, BI_LOGICAL_DATE, summarize_bi_aggregation  # noqa: E402
+from scripts.demo_messages import (  # noqa: E402
+    MESSAGES_CONF,
+    MESSAGES_DAG_ID,
+    MESSAGES_LOGICAL_DATE,
+    summarize_message_export,
+)
 
 AIRFLOW = str(REPO / ".venv" / "bin" / "airflow")
 
@@ -423,6 +429,7 @@ DEMO_RUNS = [
     DemoRun("engagement_weekly_views", "2024-03-04", {"from_week": ENGAGEMENT_WEEK}, summarize_weekly_views),
     # The demo application ends with December 2024: the run of 1 January 2025 computes it.
     DemoRun(BI_DAG_ID, BI_LOGICAL_DATE, BI_CONF, summarize_bi_aggregation),
+    DemoRun(MESSAGES_DAG_ID, MESSAGES_LOGICAL_DATE, MESSAGES_CONF, summarize_message_export),
 ]
 
 
