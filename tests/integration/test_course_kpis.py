@@ -28,14 +28,12 @@ from analytics.edx.course_kpis import (
     VIDEOS,
     WEEKLY_ACTIVITY,
     CourseKpiSummary,
-    KpiSettings,
     ReportTarget,
     compute_course_kpis,
-    load_kpi_settings,
-    resolve_range,
     run_course_kpis,
     status_id,
 )
+from analytics.edx.kpi_settings import KpiSettings, load_kpi_settings, resolve_range
 from analytics.edx.kpis.staff import INSTRUCTOR_PAGES, IS_STAFF, STUDIO, StaffRule
 from analytics.stores.mongo import RUN_FIELD, MongoBatchWriter, SafeReplacement
 from tests.course_kpis_data import (

@@ -96,7 +96,8 @@ class ComputeCourseKpisOperator(BaseOperator):
 
         from analytics.core.config import ConfigError
         from analytics.edx.course_configs import parse_course_config
-        from analytics.edx.course_kpis import ReportTarget, load_kpi_settings, resolve_range, run_course_kpis
+        from analytics.edx.course_kpis import ReportTarget, run_course_kpis
+        from analytics.edx.kpi_settings import load_kpi_settings, resolve_range
         from analytics.edx.tracking_load import load_tracking_settings
         from analytics.stores.mongo import mongo_client
 
