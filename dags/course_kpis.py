@@ -51,16 +51,16 @@ from airflow.sdk import Param, dag
 
 from analytics.assets import COURSE_KPIS, COURSE_TRACKING
 from analytics.dag_defaults import default_args, report_and_check
+from analytics.operators.extraction import (
+    COURSE_CONFIG_DIR_TEMPLATE,
+    ListCourseConfigsOperator,
+    course_selection_params,
+)
 from analytics.operators.kpis import (
     KPI_EXECUTION_TIMEOUT,
     ComputeCourseKpisOperator,
     check_course_kpis,
     report_course_kpis,
-)
-from analytics.operators.tracking import (
-    COURSE_CONFIG_DIR_TEMPLATE,
-    ListCourseConfigsOperator,
-    course_selection_params,
 )
 
 DATE_OR_EMPTY = r"^(\d{4}-\d{2}-\d{2})?$"

@@ -47,15 +47,15 @@ from airflow.sdk import Param, dag
 
 from analytics.assets import COURSE_TRACKING, TRACKING_MASTER
 from analytics.dag_defaults import default_args, report_and_check
-from analytics.operators.tracking import (
+from analytics.operators.extraction import (
     COURSE_CONFIG_DIR_TEMPLATE,
-    LOAD_EXECUTION_TIMEOUT,
     ExtractCourseTrackingOperator,
     ListCourseConfigsOperator,
     check_extraction,
     course_selection_params,
     report_extraction,
 )
+from analytics.operators.tracking import LOAD_EXECUTION_TIMEOUT
 
 
 @dag(
