@@ -21,27 +21,36 @@ from __future__ import annotations
 import functools
 import html
 import json
-import math
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
 from typing import Any
 
 import plotly.graph_objects as go
 import plotly.io
 import plotly.offline
 
-from analytics.edx.kpis.sessions import CATEGORIES
+from analytics.edx.kpi_charts import (
+    DropoffPoint,
+    as_count,
+    as_day,
+    as_number,
+    as_text,
+    dropoff_curve,
+    learner_minutes,
+    least_watched_videos,
+    minute_histogram,
+    seconds_by_category,
+    video_popularity_key,
+    weekly_series,
+)
 from analytics.edx.kpis.videos import SEGMENT_LENGTH
 from analytics.edx.kpis.weekly import (
     ACTIVE,
     ATTEMPTED_PROBLEM,
-    LABELS,
     PLAYED_VIDEO,
     POSTED_FORUM,
-    iso_week_start,
 )
 
 LABEL_NAMES = {
@@ -65,8 +74,6 @@ CATEGORY_NAMES = {
 }
 MAXIMUM_VIDEO_LINES = 8  # more videos than this: a dropdown shows one at a time
 MAXIMUM_VIDEOS_CHARTED = 60  # the most viewed; the table lists the least watched of all
-MAXIMUM_HISTOGRAM_BINS = 25
-NICE_BIN_MINUTES = (1, 2, 5, 10, 15, 30, 60, 120, 240, 480, 960)
 LEAST_WATCHED_COUNT = 10
 CHART_HEIGHT = 420
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
@@ -93,164 +100,6 @@ class CourseReportData:
     least_watched_count: int = LEAST_WATCHED_COUNT  # rows of the least-watched table
 
 
-@dataclass(frozen=True)
-class DropoffPoint:
-    """One segment of a video's drop-off curve: where it starts, its viewings, its learners."""
-
-    seconds: float
-    views: int
-    users: int
-
-
-@dataclass(frozen=True)
-class MinuteHistogram:
-    """Learners by total time on task: ``counts[k]`` learners have ``[k * bin_minutes, (k + 1) * bin_minutes)``."""
-
-    bin_minutes: int
-    counts: list[int]
-
-
-# --- reading rows --------------------------------------------------------------------------------
-
-
-def _number(value: object, default: float = 0.0) -> float:
-    """A finite number from a row's field, else ``default`` (``None``, text, NaN from a hand-edited row)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return default
-    return float(value) if math.isfinite(value) else default
-
-
-def _count(value: object) -> int:
-    return int(_number(value))
-
-
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else "" if value is None else str(value)
-
-
-def _day(text: str) -> date | None:
-    try:
-        return date.fromisoformat(text)
-    except (TypeError, ValueError):
-        return None
-
-
-# --- the computations behind the charts ----------------------------------------------------------
-
-
-def weekly_series(
-    rows: Iterable[Mapping[str, Any]], from_date: str = "", to_date: str = ""
-) -> tuple[list[str], dict[str, list[int]]]:
-    """The Mondays from the period's first week to its last (weeks with no row count 0), and per label its counts.
-
-    Labels come in :data:`LABELS` order, then any other label found, alphabetically. The weeks
-    span the period's (when its dates parse) and every week a row names.
-    """
-    counts: dict[tuple[date, str], int] = defaultdict(int)
-    for row in rows:
-        week, label = _day(_text(row.get("interval_start"))), _text(row.get("label"))
-        if week is not None and label:
-            counts[(iso_week_start(week), label)] += _count(row.get("count"))
-    if not counts:
-        return [], {}
-    period = [day for day in (_day(from_date), _day(to_date)) if day is not None]
-    mondays = [week for week, _ in counts] + [iso_week_start(day) for day in period]
-    weeks = [
-        min(mondays) + timedelta(weeks=number)
-        for number in range((max(mondays) - min(mondays)).days // 7 + 1)
-    ]
-    found = {label for _, label in counts}
-    labels = [label for label in LABELS if label in found] + sorted(found - set(LABELS))
-    return [week.isoformat() for week in weeks], {
-        label: [counts.get((week, label), 0) for week in weeks] for label in labels
-    }
-
-
-def video_popularity_key(video: Mapping[str, Any]) -> tuple[float, float, str]:
-    """Most viewed first: more unique viewers, then more viewed seconds, then by id."""
-    return (
-        -_number(video.get("unique_viewers")),
-        -_number(video.get("total_viewed_seconds")),
-        _text(video.get("video_id")),
-    )
-
-
-def least_watched_videos(videos: Iterable[Mapping[str, Any]], count: int) -> list[Mapping[str, Any]]:
-    """The ``count`` videos with the fewest unique viewers, then the fewest viewed seconds (then by id)."""
-    ordered = sorted(
-        videos,
-        key=lambda video: (
-            _number(video.get("unique_viewers")),
-            _number(video.get("total_viewed_seconds")),
-            _text(video.get("video_id")),
-        ),
-    )
-    return ordered[: max(count, 0)]
-
-
-def dropoff_curve(
-    segments: Iterable[Mapping[str, Any]], segment_length: float, duration: float | None
-) -> list[DropoffPoint]:
-    """One point per segment from 0 to the video's last (by its duration or the furthest segment viewed).
-
-    A segment nobody viewed has no row and counts 0 here, so the curve drops instead of
-    bridging the gap; ``seconds`` is ``segment x segment_length``.
-    """
-    views: dict[int, int] = defaultdict(int)
-    users: dict[int, int] = defaultdict(int)
-    for row in segments:
-        segment = _count(row.get("segment"))
-        if segment >= 0:
-            views[segment] += _count(row.get("num_views"))
-            users[segment] += _count(row.get("num_users"))
-    if not views:
-        return []
-    last = max(views)
-    if duration:
-        last = max(last, math.ceil(duration / segment_length) - 1)
-    return [
-        DropoffPoint(seconds=segment * segment_length, views=views[segment], users=users[segment])
-        for segment in range(last + 1)
-    ]
-
-
-def learner_minutes(
-    learners: Iterable[Mapping[str, Any]], time_on_task: Iterable[Mapping[str, Any]]
-) -> list[float]:
-    """Each learner's total time on task in minutes: from ``learners`` (0 s learners included), else summed ``time_on_task``."""
-    from_learners = [_number(row.get("time_on_task_seconds")) / 60 for row in learners]
-    if from_learners:
-        return from_learners
-    seconds_by_learner: dict[str, float] = defaultdict(float)
-    for row in time_on_task:
-        seconds_by_learner[_text(row.get("username"))] += _number(row.get("seconds"))
-    return [seconds / 60 for seconds in seconds_by_learner.values()]
-
-
-def minute_histogram(minutes: Sequence[float]) -> MinuteHistogram:
-    """Bins of the smallest width of :data:`NICE_BIN_MINUTES` that needs at most :data:`MAXIMUM_HISTOGRAM_BINS` bins."""
-    longest = max((max(value, 0.0) for value in minutes), default=0.0)  # a negative time counts as 0
-    bin_minutes = next(
-        (width for width in NICE_BIN_MINUTES if math.floor(longest / width) + 1 <= MAXIMUM_HISTOGRAM_BINS),
-        math.ceil(longest / (MAXIMUM_HISTOGRAM_BINS - 1)) or 1,
-    )
-    counts = [0] * (math.floor(longest / bin_minutes) + 1)
-    for value in minutes:
-        counts[math.floor(max(value, 0.0) / bin_minutes)] += 1
-    return MinuteHistogram(bin_minutes=bin_minutes, counts=counts)
-
-
-def seconds_by_category(time_on_task: Iterable[Mapping[str, Any]]) -> dict[str, float]:
-    """The course's time on task per category (:data:`~analytics.edx.kpis.sessions.CATEGORIES` order), in seconds."""
-    totals = dict.fromkeys(CATEGORIES, 0.0)
-    for row in time_on_task:
-        by_category = row.get("seconds_by_category")
-        if isinstance(by_category, Mapping):
-            for category, seconds in by_category.items():
-                totals[_text(category)] = totals.get(_text(category), 0.0) + _number(seconds)
-    return totals
-
-
 # --- formatting ----------------------------------------------------------------------------------
 
 
@@ -273,7 +122,7 @@ def _plotly_text(value: str) -> str:
 
 def video_label(video: Mapping[str, Any]) -> str:
     """A video's name for people: its display name, else its id."""
-    return _text(video.get("display_name")).strip() or _text(video.get("video_id"))
+    return as_text(video.get("display_name")).strip() or as_text(video.get("video_id"))
 
 
 def _shorten(text: str, length: int = 60) -> str:
@@ -344,19 +193,19 @@ def _videos_to_chart(data: CourseReportData) -> list[tuple[str, list[DropoffPoin
     """(label, curve) of the viewed videos, most viewed first, at most :data:`MAXIMUM_VIDEOS_CHARTED`."""
     segments_by_video: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for row in data.video_segments:
-        segments_by_video[_text(row.get("video_id"))].append(row)
-    videos = {_text(video.get("video_id")): video for video in data.videos}
+        segments_by_video[as_text(row.get("video_id"))].append(row)
+    videos = {as_text(video.get("video_id")): video for video in data.videos}
     for video_id, rows in segments_by_video.items():  # segments of a video missing from `videos`
         if video_id not in videos:
             videos[video_id] = {
                 "video_id": video_id,
-                "total_viewed_seconds": sum(_count(r.get("num_views")) for r in rows),
+                "total_viewed_seconds": sum(as_count(r.get("num_views")) for r in rows),
             }
     charted = []
     for video in sorted(videos.values(), key=video_popularity_key):
-        video_id = _text(video.get("video_id"))
-        length = _number(video.get("segment_length"), SEGMENT_LENGTH) or SEGMENT_LENGTH
-        duration = _number(video.get("duration"), 0.0) or None
+        video_id = as_text(video.get("video_id"))
+        length = as_number(video.get("segment_length"), SEGMENT_LENGTH) or SEGMENT_LENGTH
+        duration = as_number(video.get("duration"), 0.0) or None
         curve = dropoff_curve(segments_by_video.get(video_id, []), length, duration)
         if curve:
             charted.append((video_label(video), curve))
@@ -481,7 +330,7 @@ def time_by_category_figure(data: CourseReportData) -> go.Figure | None:
 
 
 def _escape(value: object) -> str:
-    return html.escape(_text(value), quote=True)
+    return html.escape(as_text(value), quote=True)
 
 
 def _chart_section(chart_id: str, heading: str, intro: str, figure: go.Figure | None, no_data: str) -> str:
@@ -499,15 +348,15 @@ def _chart_section(chart_id: str, heading: str, intro: str, figure: go.Figure | 
 
 
 def _share(value: object) -> str:
-    share = _number(value, -1.0)
+    share = as_number(value, -1.0)
     return f"{share:.0%}" if share >= 0 else "–"
 
 
 def _duration_cell(video: Mapping[str, Any]) -> str:
-    duration = _number(video.get("duration"), 0.0)
+    duration = as_number(video.get("duration"), 0.0)
     if not duration:
         return "unknown"
-    source = _text(video.get("duration_source")).replace("_", " ")
+    source = as_text(video.get("duration_source")).replace("_", " ")
     return f'<span title="from {_escape(source)}">{clock(duration)}</span>' if source else clock(duration)
 
 
@@ -519,10 +368,10 @@ def least_watched_table(data: CourseReportData) -> str:
     rows = "\n".join(
         "<tr>"
         f"<td>{_escape(video_label(video))}<br><code>{_escape(video.get('video_id'))}</code></td>"
-        f'<td class="number">{_count(video.get("unique_viewers"))}</td>'
-        f'<td class="number">{_count(video.get("viewings"))}</td>'
-        f'<td class="number">{_count(video.get("users_at_start"))}</td>'
-        f'<td class="number">{_count(video.get("users_at_end"))}</td>'
+        f'<td class="number">{as_count(video.get("unique_viewers"))}</td>'
+        f'<td class="number">{as_count(video.get("viewings"))}</td>'
+        f'<td class="number">{as_count(video.get("users_at_start"))}</td>'
+        f'<td class="number">{as_count(video.get("users_at_end"))}</td>'
         f'<td class="number">{_share(video.get("mean_share"))}</td>'
         f'<td class="number">{_duration_cell(video)}</td>'
         "</tr>"
@@ -536,7 +385,7 @@ def least_watched_table(data: CourseReportData) -> str:
 
 
 def _period(data: CourseReportData) -> str:
-    first, last = _day(data.from_date), _day(data.to_date)
+    first, last = as_day(data.from_date), as_day(data.to_date)
     days = f" ({(last - first).days + 1} days)" if first and last and last >= first else ""
     return f"{_escape(data.from_date)} to {_escape(data.to_date)}{days}"
 
