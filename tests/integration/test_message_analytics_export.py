@@ -89,6 +89,30 @@ def test_the_midnight_message_is_in_exactly_one_day(platform):
     assert compute_counts(platform, APP, two_days)["total_messages"] == 7
 
 
+def test_today_is_the_runs_own_whole_day(platform):
+    """A daily run's TODAY is its interval's day; a manual run at 15:00 still gets the whole day (m7 at 23:59:59 too)."""
+    daily = resolve_range("TODAY", "", "", MARCH_2.subtract(days=1), MARCH_2, "UTC")
+    afternoon = pendulum.datetime(2024, 3, 1, 15, tz="UTC")
+    manual = resolve_range("TODAY", "", "", afternoon, afternoon, "UTC")
+    assert compute_counts(platform, APP, daily) == compute_counts(platform, APP, manual) == MARCH_1
+
+
+def test_all_is_everything_before_the_interval_end(platform):
+    """ALL to 03-02 00:00: m1, m10 and m2..m7 (m8 at 03-02 00:00 is out), t1..t4 and their transactions but q3."""
+    everything = resolve_range("ALL", "", "", MARCH_2.subtract(days=1), MARCH_2, "UTC")
+    assert compute_counts(platform, APP, everything) == {
+        **MARCH_1,
+        "new_users": 3,  # nobody wrote before the epoch
+        "total_messages": 8,
+        "user_messages": 5,  # m1 m10 m2 m4 m7
+        "user_text_messages": 3,  # m1 m10 m2
+        "questions": 4,  # t4 (02-29) too
+    }
+    day_after = resolve_range("ALL", "", "", MARCH_2, MARCH_2.add(days=1), "UTC")
+    counts = compute_counts(platform, APP, day_after)
+    assert (counts["total_messages"], counts["active_users"], counts["question_reports"]) == (9, 3, 1)  # m8, q3
+
+
 def test_time_range_equals_the_same_explicit_range(platform, store, config):
     named, named_dir = export(platform, store, config, resolve_range("1D", "", "", MARCH_2, MARCH_2, "UTC"))
     explicit_range = resolve_range("", "2024-03-01T01:00:00+01:00", "2024-03-02T00:00:00Z", None, None, "UTC")

@@ -55,3 +55,27 @@ def test_tasks_with_and_without_best_answers_and_best_answers_without_text():
     ]
     assert any("answer" not in answer["attributes"] for answer in chosen)
     assert any("answer" in answer["attributes"] for answer in chosen)
+
+
+def test_the_default_plan_is_the_issues_size_with_its_edges_on_every_day():
+    """The demo's own size (3 apps, 2,000 users, 30 days, 300 k messages), streamed a day at a time."""
+    plan = MessagesPlan()
+    users = plan_users(plan)
+    assert (plan.apps, len(users), plan.days, plan.messages) == (3, 2000, 30, 300_000)
+    messages, ids, apps, midnights, first_seen = 0, set(), set(), set(), {}
+    for day in range(plan.days):
+        documents = day_messages(plan, users, day, messages)
+        messages += len(documents)
+        ids.update(document["_id"] for document in documents)
+        apps.update(document["project"] for document in documents)
+        midnights.update(d["timestamp"] for d in documents if d["timestamp"].time() == datetime.min.time())
+        for document in documents:
+            first_seen.setdefault(document["userId"], day)
+    assert messages == len(ids) == 300_000
+    assert apps == set(plan.app_ids)
+    assert midnights == {datetime(2024, 3, day) for day in range(1, 31)}
+    assert set(first_seen.values()) == set(range(30))  # somebody is new on every day
+    tasks = list(task_documents(plan, users))
+    labels = [{x["label"] for x in task["transactions"]} for task in tasks]
+    assert any("bestAnswerTransaction" in task for task in labels)
+    assert any("bestAnswerTransaction" not in task for task in labels)
