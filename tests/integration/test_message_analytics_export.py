@@ -110,7 +110,11 @@ def test_all_is_everything_before_the_interval_end(platform):
     }
     day_after = resolve_range("ALL", "", "", MARCH_2, MARCH_2.add(days=1), "UTC")
     counts = compute_counts(platform, APP, day_after)
-    assert (counts["total_messages"], counts["active_users"], counts["question_reports"]) == (9, 3, 1)  # m8, q3
+    assert (counts["total_messages"], counts["active_users"], counts["question_reports"]) == (
+        9,
+        3,
+        1,
+    )  # m8, q3
 
 
 def test_time_range_equals_the_same_explicit_range(platform, store, config):
