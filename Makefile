@@ -19,12 +19,12 @@ ENGAGEMENT_ARGS := --seed 42 --weeks 12 --users 2000 --events 60000 --start-mond
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
 
-setup: $(VENV)/.installed postgres-binaries chromium-browser  ## install uv, the virtualenv (from the lock), PostgreSQL and Chromium
+setup: $(VENV)/.installed postgres-binaries chromium-browser  ## install uv, the virtualenv (from the development lock), PostgreSQL and Chromium
 
-$(VENV)/.installed: requirements.lock
+$(VENV)/.installed: requirements-dev.lock requirements.lock
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
 	@[ -x $(BIN)/python ] || $(UV) venv --quiet --python 3.11 $(VENV)
-	$(UV) pip sync --quiet --python $(BIN)/python requirements.lock
+	$(UV) pip sync --quiet --python $(BIN)/python requirements-dev.lock
 	@touch $@
 
 .PHONY: postgres-binaries
@@ -94,8 +94,9 @@ bench: stack-test  ## benchmarks (figures go in the README)
 	  $(BIN)/python scripts/bench_messages.py || status=1; \
 	  exit $$status
 
-lock:  ## re-pin requirements.lock from requirements.txt
+lock:  ## re-pin requirements.lock (runtime) and requirements-dev.lock (development, same runtime pins)
 	$(UV) pip compile --quiet --python-version 3.11 requirements.txt -o requirements.lock
+	$(UV) pip compile --quiet --python-version 3.11 requirements-dev.txt --constraint requirements.lock -o requirements-dev.lock
 
 clean: down  ## remove the local stack's data and the virtualenv
 	rm -rf .local $(VENV)
