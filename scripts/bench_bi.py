@@ -20,6 +20,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from scripts.benchmarks.common import (  # noqa: E402
     median,
     write_results,
 )
+from scripts.benchmarks.figures import emit_part  # noqa: E402
 
 BENCH_DATABASE = "bench_app"
 BENCH_CONN_ID = "bench_app"
@@ -196,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         "--keep-data", action="store_true", help="reuse bench_app if it exists (no generation)"
     )
     arguments = parser.parse_args(argv)
+    started, load_before = datetime.now(UTC), load_average()  # now-ok: when it ran, for the report
 
     from analytics.bi.config import load_bi_config
     from analytics.stores.mongo import mongo_client
@@ -246,21 +249,20 @@ def main(argv: list[str] | None = None) -> int:
             f"{name:<24}{figures['queries']:>8}{figures['engine_seconds']:>10.2f}{figures['psql_seconds']:>9.2f}"
             f"{figures['ratio']:>6.2f}x  {written.get(name, 0):>9}  {'ok' if ok else 'MISSED'}"
         )
-    write_results(
-        RESULTS_FILE,
-        {
-            "benchmark": "bi_monthly_aggregation",
-            "month": MONTH,
-            "submissions": arguments.submissions,
-            "seed": arguments.seed,
-            "generation_seconds": generation_seconds,
-            "target_ratio": TARGET_RATIO,
-            "tasks": results,
-            "documents": written,
-            "machine": machine(),
-            "load_average": load_average(),
-        },
-    )
+    summary = {
+        "benchmark": "bi_monthly_aggregation",
+        "month": MONTH,
+        "submissions": arguments.submissions,
+        "seed": arguments.seed,
+        "generation_seconds": generation_seconds,
+        "target_ratio": TARGET_RATIO,
+        "tasks": results,
+        "documents": written,
+        "machine": machine(),
+        "load_average": load_average(),
+    }
+    write_results(RESULTS_FILE, summary)
+    emit_part("bi", summary, vars(arguments), started, load_before, RESULTS_FILE)
     print(f"results: {RESULTS_FILE.relative_to(REPO)}")
     return 1 if missed else 0
 

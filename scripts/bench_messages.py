@@ -17,6 +17,7 @@ import json
 import subprocess
 import sys
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from scripts.benchmarks.common import (  # noqa: E402
     resident_memory_mb,
     write_results,
 )
+from scripts.benchmarks.figures import emit_part  # noqa: E402
 
 BENCH_DATABASE = "bench_messages"
 APP = "demo-app-1"
@@ -149,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     if arguments.dump_child:
         return dump_child()
+    started, load_before = datetime.now(UTC), load_average()  # now-ok: when it ran, for the report
 
     from pymongo import MongoClient
 
@@ -204,28 +207,28 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"  dump peak RSS                   {dump['peak_rss_mb']:8.1f} MB  ({dump['rss_before_mb']:.1f} MB before the dump)"
     )
-    write_results(
-        RESULTS_FILE,
-        {
-            "benchmark": "message_analytics_export",
-            "app": APP,
-            "range": [time_range.start.isoformat(), time_range.end.isoformat()],
-            "messages": arguments.messages,
-            "messages_in_range": in_range,
-            "seed": arguments.seed,
-            "generation_seconds": generation_seconds,
-            "analytics": {
-                "engine_seconds": round(engine_seconds, 3),
-                "pymongo_seconds": round(pymongo_seconds, 3),
-                "ratio": ratio,
-                "runs": {name: [round(value, 3) for value in values] for name, values in outcomes.items()},
-                "counts": counts,
-            },
-            "dump": {**dump, "messages_per_second": round(rate, 1)},
-            "machine": machine(),
-            "load_average": load_average(),
+    summary = {
+        "benchmark": "message_analytics_export",
+        "app": APP,
+        "range": [time_range.start.isoformat(), time_range.end.isoformat()],
+        "messages": arguments.messages,
+        "messages_in_range": in_range,
+        "seed": arguments.seed,
+        "generation_seconds": generation_seconds,
+        "analytics": {
+            "engine_seconds": round(engine_seconds, 3),
+            "pymongo_seconds": round(pymongo_seconds, 3),
+            "ratio": ratio,
+            "runs": {name: [round(value, 3) for value in values] for name, values in outcomes.items()},
+            "counts": counts,
         },
-    )
+        "dump": {**dump, "messages_per_second": round(rate, 1)},
+        "machine": machine(),
+        "load_average": load_average(),
+    }
+    write_results(RESULTS_FILE, summary)
+    parameters = {key: value for key, value in vars(arguments).items() if key != "dump_child"}
+    emit_part("messages", summary, parameters, started, load_before, RESULTS_FILE)
     print(f"results: {RESULTS_FILE.relative_to(REPO)}")
     return 0 if dump["messages"] == counts["total_messages"] == in_range else 1
 

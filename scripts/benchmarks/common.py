@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 REPO = Path(__file__).resolve().parents[2]
-RESULTS_DIR = REPO / ".local" / "bench"
+# Where the results go: .local/bench, or ANALYTICS_BENCH_DIR (a folder of the repository, e.g. a
+# reduced-size trial's .local/bench-small, which leaves the full run's files alone).
+RESULTS_DIR = REPO / (os.environ.get("ANALYTICS_BENCH_DIR") or ".local/bench")
+PARTS_DIR = RESULTS_DIR / "parts"  # each benchmark's figures for the one report (records.py)
 MONGO_CONN_ID = "mongo_default"
 T = TypeVar("T")
 _STARTED = time.monotonic()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 from analytics.edx.discovery import discover_package
@@ -28,9 +29,11 @@ from scripts.benchmarks.common import (
     Stopwatch,
     connection_uri,
     fresh_mongo_database,
+    load_average,
     per_second,
     write_results,
 )
+from scripts.benchmarks.figures import emit_part
 
 RESULTS_PATH = RESULTS_DIR / "edx.json"
 PREFIX = "BenchX-INGEST-2024_T1"
@@ -62,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=50_000)
     args = parser.parse_args(argv)
     connection_uri(MONGO_CONN_ID)
+    started, load_before = datetime.now(UTC), load_average()  # now-ok: when it ran, for the report
     with tempfile.TemporaryDirectory() as folder, mongo_client(MONGO_CONN_ID) as client:
         package = Path(folder)
         path = write_table(package, args.rows)
@@ -115,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     results["ratio_empty_to_anchor"] = round(anchor_seconds / first_seconds, 3)
     results["ratio_over_previous_to_anchor"] = round(anchor_seconds / again_seconds, 3)
     write_results(RESULTS_PATH, results)
+    emit_part("edx", results, vars(args), started, load_before, RESULTS_PATH)
     print(f"edX ingestion, {args.rows:,} rows of {TABLE}:")
     for name in ("parse_only", "anchor_insert_many", "ingest_empty", "ingest_over_previous"):
         figure = results[name]

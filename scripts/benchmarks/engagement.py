@@ -21,7 +21,7 @@ import os
 import subprocess
 import time
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -58,6 +58,7 @@ from scripts.benchmarks.engagement_weekly_views import (
     BenchContext,
     weekly_view_table,
 )
+from scripts.benchmarks.figures import emit_part
 from scripts.demo_data.engagement import write_dataset
 from scripts.demo_data.engagement_rows import GenerationPlan
 
@@ -186,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of each load method")
     parser.add_argument("--keep", action="store_true", help="keep the bench databases afterwards")
     args = parser.parse_args(argv)
+    started, load_before = datetime.now(UTC), load_average()  # now-ok: when it ran, for the report
 
     for database in BENCH_DATABASES:
         os.environ[f"AIRFLOW_CONN_{database.upper()}"] = database_uri(database)
@@ -310,6 +312,7 @@ def main(argv: list[str] | None = None) -> int:
             drop_databases()
 
     write_results(RESULTS_PATH, results)
+    emit_part("engagement", results, vars(args), started, load_before, RESULTS_PATH)
     print()
     print(
         f"load_events  {load['rows_per_second']:>12,} rows/s  (median of {args.repeats}: {load['median_seconds']}s)"

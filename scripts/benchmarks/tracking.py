@@ -7,7 +7,8 @@ course shows only in the URL, about one broken line in 500) to a gzip file, stre
 each beside its anchor: (1) the loader's own work, ``iter_lines`` + ``parse_tracking_line`` over
 the file, against a bare gunzip + ``orjson.loads`` pass (target >= 0.6 of it); (2)
 ``load_tracking_file`` into an empty master with its indexes, in a child process (peak RSS under
-300 MB, flat between N and 2N events), against ``insert_many(ordered=False)`` of the same
+300 MB, flat between N and 2N events; N/2 is loaded too, for the report's plots of time and memory
+against the input size), against ``insert_many(ordered=False)`` of the same
 documents, built beforehand, into an empty collection with the same indexes (target >= 0.8);
 (3) the original scripts' way, ``json.loads`` and one ``insert_one`` per line (target: the full
 load >= 5x faster); (4) ``extract_course`` of one course from the loaded master. The database
@@ -40,6 +41,7 @@ from scripts.benchmarks.common import (
     machine,
     write_results,
 )
+from scripts.benchmarks.figures import emit_part
 from scripts.benchmarks.tracking_database import drop_scratch_databases, measure_database
 from scripts.benchmarks.tracking_events import write_tracking_files
 from scripts.benchmarks.tracking_own_work import key_check_share, measure_own_work, profile_own_work
@@ -79,8 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
     connection_uri(MONGO_CONN_ID)
     small, large = args.database_events, 2 * args.database_events
-    if not args.naive_events <= small <= large <= args.events:
-        raise SystemExit("expected --naive-events <= --database-events <= 2 x --database-events <= --events")
+    half = small // 2  # a third size for the plots: N/2, N, 2N
+    if not args.naive_events <= small <= large <= args.events or half < 1:
+        raise SystemExit(
+            "expected 2 <= --database-events, --naive-events <= --database-events <= 2 x --database-events <= --events"
+        )
 
     started_at = datetime.now(UTC)  # now-ok: when the benchmark ran, for the report
     results: dict[str, Any] = {
@@ -96,20 +101,26 @@ def main(argv: list[str] | None = None) -> int:
     ):
         directory = Path(folder)
         try:
+            sizes = sorted({half, small, large, args.events})
             log(
-                f"writing {args.events:,} events (files of {small:,}, {large:,} and {args.events:,}) to {folder}"
+                f"writing {args.events:,} events (files of {', '.join(f'{size:,}' for size in sizes)}) to {folder}"
             )
             watch = Stopwatch()
-            files, kinds = write_tracking_files(directory, [small, large, args.events], args.seed)
+            files, kinds = write_tracking_files(directory, sizes, args.seed)
             results["generate_seconds"] = round(watch.seconds, 1)
             results["files"] = [file.as_dict() for file in files]
             results["events_by_kind"] = dict(kinds.most_common())
-            small_file, large_file, big_file = (TrackingFile.at(file.path) for file in files)
+            found = {file.events: TrackingFile.at(file.path) for file in files}
             log(f"generated in {results['generate_seconds']}s: {results['files'][-1]}")
 
-            results["own_work"] = measure_own_work(big_file, args.repeats)
+            results["own_work"] = measure_own_work(found[args.events], args.repeats)
             database_results, errors = measure_database(
-                client, {small: small_file, large: large_file}, args.naive_events, args.seed, directory
+                client,
+                {size: found[size] for size in (half, small, large)},
+                small,
+                args.naive_events,
+                args.seed,
+                directory,
             )
             results.update(database_results)
         finally:
@@ -121,11 +132,12 @@ def main(argv: list[str] | None = None) -> int:
         profile_lines: list[str] = []
         if not all(targets.values()) or args.profile:
             log("profiling the own work")
-            profile_lines = profile_own_work(big_file, min(PROFILE_EVENTS, args.events))
-            profile_lines += [""] + key_check_share(big_file, min(PROFILE_EVENTS, args.events))
+            profile_lines = profile_own_work(found[args.events], min(PROFILE_EVENTS, args.events))
+            profile_lines += [""] + key_check_share(found[args.events], min(PROFILE_EVENTS, args.events))
             results["own_work_profile"] = profile_lines
 
     write_results(RESULTS_PATH, results)
+    emit_part("tracking", results, vars(args), started_at, results["load_average_before"], RESULTS_PATH)
     for line in report(results, small, large, targets, profile_lines, RESULTS_PATH):
         print(line)
     for error in errors:

@@ -54,15 +54,14 @@ log = logger("bench-tracking", elapsed=True)
 
 
 def measure_database(
-    client: Any, files: dict[int, TrackingFile], naive_lines: int, seed: int, folder: Path
+    client: Any, files: dict[int, TrackingFile], small: int, naive_lines: int, seed: int, folder: Path
 ) -> tuple[dict[str, Any], list[str]]:
-    """The database figures on the files of N and 2N events (``{N: file, 2N: file}``): the results'
-    ``anchor_insert_many`` .. ``extraction``, and the errors to report.
+    """The database figures on the files of each size (``{N/2: file, N: file, 2N: file}``, N =
+    ``small``): the results' ``anchor_insert_many`` .. ``extraction``, and the errors to report.
 
-    In the order anchor, full load of N, naive, full load of 2N: the runs compared sit next to each
-    other (the server's speed drifts with the machine's other work), and the master the 2N load
-    leaves is the extraction's."""
-    small, large = sorted(files)
+    In the order anchor, full load of N, naive, then the full loads of the other sizes, smallest
+    first: the runs compared sit next to each other (the server's speed drifts with the machine's
+    other work), and the master the largest load leaves is the extraction's."""
     log(f"building the {small:,} documents of the anchor")
     batch_size = TrackingSettings().batch_size
     batches = prebuilt_batches(files[small], batch_size)
@@ -76,14 +75,16 @@ def measure_database(
     naive = naive_load(client, files[small].path, naive_lines)
     client.drop_database(NAIVE_DATABASE)
     log(f"naive: {naive.events:,} events in {naive.seconds:.1f}s")
-    loads[large] = full_load(files[large])
+    for size in sorted(files):
+        if size != small:
+            loads[size] = full_load(files[size])
     results: dict[str, Any] = {
         "anchor_insert_many": {
             "events": anchor.events,
             "seconds": round(anchor.seconds, 2),
             "events_per_second": round(anchor.events_per_second),
         },
-        "full_load": {str(size): outcome for size, outcome in loads.items()},
+        "full_load": {str(size): loads[size] for size in sorted(loads)},
         "full_load_ratio": round(loads[small]["events_per_second"] / anchor.events_per_second, 3),
         "naive": {
             "lines": naive_lines,

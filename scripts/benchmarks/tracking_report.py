@@ -90,6 +90,11 @@ def report(
         f"{round(load_large['events_per_second']):,} events/s); {load_small['peak_rss_mb_before_load']} MB "
         "before the load (imports, client)"
     )
+    yield "   every size: " + "; ".join(
+        f"{int(size):,} events {outcome['seconds']:.1f}s, {round(outcome['events_per_second']):,} events/s, "
+        f"peak RSS {outcome['peak_rss_mb']} MB"
+        for size, outcome in sorted(results["full_load"].items(), key=lambda item: int(item[0]))
+    )
     yield f"   peak RSS < {PEAK_RSS_LIMIT_MB:.0f} MB  {verdict(targets['peak_rss'])}"
     yield f"   flat (2N <= N + {FLAT_RSS_GROWTH:.0%})  {verdict(targets['flat_rss'])}"
     yield ""
