@@ -83,16 +83,9 @@ format: setup
 test: stack-test lint  ## lint, then unit, integration and DAG tests against the test stack
 	@set -a; source .local/test/env; set +a; $(BIN)/pytest tests/unit tests/integration tests/dags
 
-bench: stack-test  ## benchmarks (figures go in the README)
-	@# Every benchmark runs, even after one missed its target; the exit status says if any did.
-	@set -a; source .local/test/env; set +a; status=0; \
-	  $(BIN)/python scripts/bench.py || status=1; \
-	  $(BIN)/python scripts/bench_edx.py || status=1; \
-	  $(BIN)/python scripts/bench_tracking.py || status=1; \
-	  $(BIN)/python scripts/bench_kpis.py || status=1; \
-	  $(BIN)/python scripts/bench_bi.py || status=1; \
-	  $(BIN)/python scripts/bench_messages.py || status=1; \
-	  exit $$status
+bench: stack-test  ## every benchmark, then one report: .local/bench/report.md, report.json, plots (BENCH_ARGS=--small: reduced inputs)
+	@# Every benchmark runs, even after one missed its target; the exit status says if any missed or failed.
+	@set -a; source .local/test/env; set +a; $(BIN)/python scripts/bench_all.py $(BENCH_ARGS)
 
 lock:  ## re-pin requirements.lock (runtime) and requirements-dev.lock (development, same runtime pins)
 	$(UV) pip compile --quiet --python-version 3.11 requirements.txt -o requirements.lock
