@@ -10,6 +10,7 @@ metrics side by side. ``scripts/run_demo.py`` adds the run with :data:`MESSAGES_
 
 from __future__ import annotations
 
+import contextlib
 import io
 import sys
 from pathlib import Path
@@ -47,7 +48,8 @@ def summarize_message_export(log_path: Path) -> list[str]:
     from analytics.stores.s3 import S3Store
 
     config = load_messages_config()
-    with S3Store(config.aws_connection_id) as store:
+    # The provider logs "credentials retrieved" on stdout when the hook connects: not a summary line.
+    with contextlib.redirect_stdout(io.StringIO()), S3Store(config.aws_connection_id) as store:
         client = store.hook.get_conn()
         keys = analytics_keys(client, config.bucket, config.key_prefix)
         if not keys:
