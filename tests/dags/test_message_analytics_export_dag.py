@@ -8,14 +8,17 @@ local directory (the ``messages_export_dir`` Variable). The expected numbers are
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import uuid
+from datetime import UTC, datetime
 
 import pendulum
 import pytest
 
 from tests.messages_data import MARCH_1, load_platform
 
-from .conftest import run_dag_test
+from .conftest import REPO, run_dag_test
 
 DAG_ID = "message_analytics_export"
 PREFIX = "messages/app-a/20240301T000000+0000_20240302T000000+0000/"
@@ -95,3 +98,52 @@ def test_dags_test_of_2_march_exports_1_march(platform, s3_client):
         body = s3_client.get_object(Bucket="analytics-exports", Key=PREFIX + name)["Body"].read()
         assert body == (local / name).read_bytes(), name
     assert "new_users" in run.output and "total_users" in run.output  # the report's table
+
+
+def tree(directory) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(directory)): path.read_bytes()
+        for path in sorted(directory.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.mark.slow
+def test_a_backfill_of_two_days_writes_what_the_engine_writes_for_each_day(platform, s3_client, mongo_client):
+    """`airflow backfill` on a real scheduler, 4 runs at a time: each day's files byte for byte as one export of that day."""
+    from analytics.messages.config import load_messages_config
+    from analytics.messages.engine import export_app
+    from analytics.messages.ranges import resolve_range
+    from tests.airflow_services import airflow_services, metadata_database, migrate_metadata_db
+
+    days = [pendulum.datetime(2024, 2, 29, tz="UTC"), pendulum.datetime(2024, 3, 1, tz="UTC")]
+    out, expected = platform / "backfill", platform / "expected"
+    os.environ["AIRFLOW_VAR_MESSAGES_EXPORT_DIR"] = str(out)  # platform's monkeypatch restores it
+    database = mongo_client[os.environ["AIRFLOW_VAR_MESSAGES_DATABASE"]]
+    config = dataclasses.replace(load_messages_config(), local_dir=str(expected))
+    for start in days:
+        time_range = resolve_range("", "", "", start, start.add(days=1), "UTC")
+        export_app(database, None, "app-a", time_range, config, personal=True)
+
+    home = platform / "airflow"
+    with metadata_database(os.environ) as database_url:
+        migrate_metadata_db(home, os.environ, database_url)
+        with airflow_services(
+            home, os.environ, database_url=database_url, dags_folder=REPO / "dags"
+        ) as services:
+            services.wait_for_dag_serialized(DAG_ID, timeout=180)
+            services.unpause(DAG_ID)
+            backfill = services.create_backfill(
+                DAG_ID,
+                datetime(2024, 2, 29, tzinfo=UTC),
+                datetime(2024, 3, 1, tzinfo=UTC),
+                max_active_runs=4,
+                dag_run_conf={"app_ids": ["app-a"], "include_personal_data": True},
+            )
+            runs = services.wait_for_backfill(backfill, timeout=300)
+    assert [(run.data_interval_start, run.state) for run in runs] == [(day, "success") for day in days]
+    written = tree(out)
+    assert len(written) == 2 * 6 and written == tree(expected)
+    feb_29 = "messages/app-a/20240229T000000+0000_20240301T000000+0000/"
+    body = s3_client.get_object(Bucket="analytics-exports", Key=feb_29 + "analytics.csv")["Body"].read()
+    assert body == written[feb_29 + "analytics.csv"]
