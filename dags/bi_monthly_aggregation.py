@@ -1,11 +1,13 @@
 """
 # BI monthly aggregation
 
-Aggregates the clinical-audit application's PostgreSQL (`postgres_app`: institutions, forms,
-users, audit sessions, submissions) into the MongoDB database `bi` (`include/config/bi.json`, or
-the `bi_database` Variable) that the MongoDB Charts dashboards query. It replaces the seven Celery
-tasks of the original; every task here can be rerun, and any month recomputed, without wiping
-anything by hand. Each aggregate is one SQL file in `include/sql/bi/`, computed by PostgreSQL.
+## What it does
+
+Aggregates the clinical-audit application's PostgreSQL (`postgres_app`: institutions, forms, users,
+audit sessions, submissions) into the MongoDB database `bi` (`include/config/bi.json`, or the
+`bi_database` Variable) that the MongoDB Charts dashboards query. It replaces the seven Celery tasks
+of the original; every task here can be rerun, and any month recomputed, without wiping anything by
+hand. Each aggregate is one SQL file in `include/sql/bi/`, computed by PostgreSQL.
 
 **Collections.** Per period, each run **replacing exactly its period** (new documents with
 deterministic `_id`s written stamped with the run, then the period's other documents deleted, so
@@ -38,18 +40,26 @@ documents of forms no longer in the application); `monthly_sessions` and `quarte
 `security_risk_clients`, `forms`, `top_users` (one task each, never two runs at once); `report`
 and `check`.
 
-**Params.** `from_month`, `to_month` (`YYYY-MM`; empty: the run's data interval; `to_month` empty:
-`from_month` alone), `forms_per_chunk` (empty: the configuration's, 10), `top_users_per_institution`
-(empty: 10).
+## Params
 
-**When it fails.** `plan_months` fails at once (no retry) on params it cannot use, or a run
-without a data interval: trigger with a logical date or `from_month`. A chunk, cleanup, month or
-snapshot task that fails leaves its period as it was (nothing is deleted before the new documents
-are written): clear it, and it replaces its period again; `check` names the periods whose task did
-not finish. Connection errors name `postgres_app` or `mongo_default`. A renamed table in the
-application: edit the SQL file of `include/sql/bi/` that names it.
+`from_month`, `to_month` (`YYYY-MM`; empty: the run's data interval; `to_month` empty: `from_month`
+alone), `forms_per_chunk` (empty: the configuration's, 10), `top_users_per_institution` (empty: 10).
 
-**Owner.** data-engineering (BI dashboards).
+## When it fails
+
+A failure means the BI dashboards keep the previous figures for the months that failed; nothing
+already written is lost. What to do:
+
+`plan_months` fails at once (no retry) on params it cannot use, or a run without a data interval:
+trigger with a logical date or `from_month`. A chunk, cleanup, month or snapshot task that fails
+leaves its period as it was (nothing is deleted before the new documents are written): clear it, and
+it replaces its period again; `check` names the periods whose task did not finish. Connection errors
+name `postgres_app` or `mongo_default`. A renamed table in the application: edit the SQL file of
+`include/sql/bi/` that names it.
+
+## Owner
+
+data-engineering (BI dashboards).
 """
 
 from __future__ import annotations
@@ -59,6 +69,7 @@ import logging
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, XComArg, dag, task
 
+from analytics.alerts import deadline_alert
 from analytics.bi.config import BI_TIMEZONE
 from analytics.bi.documents import SNAPSHOTS
 from analytics.bi.periods import MONTH_PARAM_PATTERN
@@ -87,6 +98,7 @@ MONTH = {"type": ["null", "string"], "pattern": MONTH_PARAM_PATTERN}
     catchup=False,
     max_active_runs=2,
     doc_md=__doc__,
+    deadline=deadline_alert("bi_monthly_aggregation", __doc__),
     default_args=default_args(),
     tags=["bi", "mongodb", "postgres", "monthly"],
     params={

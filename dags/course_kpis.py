@@ -1,12 +1,13 @@
 """
 # Course KPIs
 
+## What it does
+
 Computes each course's KPIs from its events (`<course db>.tracking`, written by
 `course_tracking_extraction`) and its ingested tables (`user`, `userprofile`, `enrollment`,
-`certificates`), writes them to the course database, renders one HTML report per course and
-uploads it to S3. Scheduled on the Asset `edx_course_tracking` (an extraction that extracted
-courses: the whole course is recomputed), and by hand for a range; publishes the Asset
-`edx_course_kpis`.
+`certificates`), writes them to the course database, renders one HTML report per course and uploads
+it to S3. Scheduled on the Asset `edx_course_tracking` (an extraction that extracted courses: the
+whole course is recomputed), and by hand for a range; publishes the Asset `edx_course_kpis`.
 
 **Collections** (in the course database): `time_on_task` (learner x UTC day), `weekly_activity`
 (ISO week x label, `interval_start` the Monday, `label`, `count`), `videos` and `video_segments`
@@ -38,11 +39,34 @@ time); `report` (whatever happened: one line per course with learners counted, s
 rows per collection, the report's path and S3 key; updates the asset; skipped when no course was
 computed); `check` (fails the run when a course has no KPIs).
 
-**When it fails.** An invalid config or date: its task fails without retry, naming the file and
-the field; fix it and clear the task. A computation that fails keeps every previous document
-(the status says `failed`, with the error); clearing the task computes the range again.
+## Params
 
-**Owner.** data-engineering (edX analytics).
+- `course_config_dir`: the folder of the course configs; empty: the `edx_course_config_dir`
+  Variable, else `include/config/courses/`.
+- `courses`: the `edx_id`s of the courses to compute; empty: all.
+- `from_date`, `to_date` (`YYYY-MM-DD`, UTC, `to_date` included): the range to recompute;
+  empty: the course's enrollment and completion days.
+- `include_contact_info` (default false): copy learners' email and name into `learners` and
+  the report (staff exports only).
+- `report_dir`: where the HTML reports go; empty: the `edx_report_dir` Variable, else the
+  configuration's.
+- `session_timeout_minutes`: a gap at or above it ends a session; empty: the configuration's (30).
+- `staff_rule`: options laid over the configured staff rule for this run, e.g.
+  `{"never_exclude": ["username"]}`; empty: the configuration's.
+- `s3_bucket`, `s3_prefix`: where the reports are uploaded; empty: the configuration's.
+
+## When it fails
+
+A failure means a course's KPIs and report were not refreshed by this run; the previous ones stay
+readable. What to do:
+
+An invalid config or date: its task fails without retry, naming the file and the field; fix it and
+clear the task. A computation that fails keeps every previous document (the status says `failed`,
+with the error); clearing the task computes the range again.
+
+## Owner
+
+data-engineering (edX analytics).
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
 """
 # Course tracking extraction
 
+## What it does
+
 Copies each course's events from the master collection `tracking_logs.tracking` into its course
-database (`<course db>.tracking`, the database `edx_course_ingestion` writes), each event
-enriched with the block it is about. Scheduled on the Asset `tracking_logs_master` (a master
-load that loaded files), and by hand; publishes the Asset `edx_course_tracking`.
+database (`<course db>.tracking`, the database `edx_course_ingestion` writes), each event enriched
+with the block it is about. Scheduled on the Asset `tracking_logs_master` (a master load that loaded
+files), and by hand; publishes the Asset `edx_course_tracking`.
 
 **Courses.** One JSON config per course in `course_config_dir` (empty: the
 `edx_course_config_dir` Variable, else `include/config/courses/`): `edx_id`, `edx_course_name`,
@@ -35,10 +37,25 @@ point at no block are kept unchanged and counted.
 `report` (runs whatever happened: one line per course, the totals; updates the asset; skipped
 when no course was extracted); `check` (fails the run when a course was not extracted).
 
-**When it fails.** An invalid config: fix the file named in the error, clear the task. A failed
-extraction keeps the previous mark; clearing the task extracts the same events again.
+## Params
 
-**Owner.** data-engineering (edX analytics).
+- `course_config_dir`: the folder of the course configs; empty: the `edx_course_config_dir`
+  Variable, else `include/config/courses/`.
+- `courses`: the `edx_id`s of the courses to extract; empty: all.
+- `full_refresh` (default false): take every selected event again and remove those no longer
+  selected, not only the events loaded since the last extraction.
+
+## When it fails
+
+A failure means a course's tracking collection lacks the newest events (and its KPIs wait) until the
+task is cleared; the other courses are extracted. What to do:
+
+An invalid config: fix the file named in the error, clear the task. A failed extraction keeps the
+previous mark; clearing the task extracts the same events again.
+
+## Owner
+
+data-engineering (edX analytics).
 """
 
 from __future__ import annotations

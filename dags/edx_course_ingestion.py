@@ -1,9 +1,11 @@
 """
 # edX course ingestion
 
+## What it does
+
 Turns an edX research data package into **one MongoDB database per course**.
 
-**What it does.** `discover_courses` lists the courses in `package_dir` (files that fit none of
+`discover_courses` lists the courses in `package_dir` (files that fit none of
 the package's name forms are logged as ignored; when a table comes from several sites, the `prod`
 file is kept and the others are logged as ignored; a name whose org may hold a hyphen takes its
 course id from the file's contents). `ingest_course` runs once per course (dynamic task mapping;
@@ -21,11 +23,6 @@ no longer holds removed, so readers always see at least what they had. A file **
 than `rejection_threshold` of its records rejected) keeps the collection's previous contents, as
 does a collection the package has no file for. Either makes the course **partial**.
 
-**Params.** `package_dir`: the folder of the package; empty means the `edx_package_dir`
-Variable (the demo package on the local stack). `rejection_threshold`: the share of a file's
-records (0.05 = 5 %) above which the file is rejected whole; empty means
-`include/config/edx_ingestion.json` (0.05).
-
 **Idempotent.** Every document has a deterministic `_id` (the table's key, the forum's `$oid`,
 the block key) and a rerun writes the same documents; `_ingestion_run` names the run that wrote
 each one.
@@ -34,18 +31,31 @@ each one.
 secret, token or key (`CREDENTIAL_COLUMN_WORDS` in `analytics/edx/tables.py`), is dropped while
 reading; the status counts what was dropped.
 
-**When it fails.** Rows that cannot be loaded do not fail the task: each one is stored with
-file, line, field, reason and an excerpt in the course database's `ingestion_errors` (a row
-whose `_id` is already loaded is a `duplicate id`), and the first ones are in the task log.
-Each course database's `ingestion_status` (`_id` "latest") says `running`, `complete`,
-`partial` (which collections were kept, and why, are in `kept` and `files`) or `failed`.
-A **partial** course fails its `ingest_course` task without retries, after its other files are
-loaded: fix or replace the file named in the log (or raise `rejection_threshold` for that run if
-the rejections are acceptable), then clear the task. Other failures: the package folder is
-missing, no course was found, two courses would share a database, or MongoDB (`mongo_default`)
-is unreachable: fix that and clear the failed `ingest_course` tasks, then `report`.
+## Params
 
-**Owner.** data-engineering.
+`package_dir`: the folder of the package; empty means the `edx_package_dir` Variable (the demo
+package on the local stack). `rejection_threshold`: the share of a file's records (0.05 = 5 %) above
+which the file is rejected whole; empty means `include/config/edx_ingestion.json` (0.05).
+
+## When it fails
+
+A failure means a course's data in MongoDB was not (or only partly) refreshed from the package; the
+previous data stays readable. What to do:
+
+Rows that cannot be loaded do not fail the task: each one is stored with file, line, field, reason
+and an excerpt in the course database's `ingestion_errors` (a row whose `_id` is already loaded is a
+`duplicate id`), and the first ones are in the task log. Each course database's `ingestion_status`
+(`_id` "latest") says `running`, `complete`, `partial` (which collections were kept, and why, are in
+`kept` and `files`) or `failed`. A **partial** course fails its `ingest_course` task without
+retries, after its other files are loaded: fix or replace the file named in the log (or raise
+`rejection_threshold` for that run if the rejections are acceptable), then clear the task. Other
+failures: the package folder is missing, no course was found, two courses would share a database, or
+MongoDB (`mongo_default`) is unreachable: fix that and clear the failed `ingest_course` tasks, then
+`report`.
+
+## Owner
+
+data-engineering.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """
 # Engagement ELT, daily
 
+## What it does
+
 Copies production's reference tables into the analytics database, loads **one local day** of
 engagement events (`evenement_engagement`) and the `lookback_days` days before it, enriches them,
 then triggers the weekly views: on Mondays for the week that just ended, and on any day for the
@@ -55,20 +57,29 @@ id; the day it left is counted again in the load log, and its content counts as 
    `{"weeks": [...]}` (run `stale_weeks__<day>__...`, at most `max_weeks_per_run` weeks, the oldest;
    the rest the next day), else `no_stale_weeks`.
 
-**Params.** `weekly_views` (default true): false makes a Monday's run load its day without
-triggering the week's views (the stale weeks are still triggered).
+## Params
 
-**When it fails.** `day_to_load`: the run has no data interval; trigger it with a logical date
-(`airflow dags trigger engagement_elt_daily -l 2024-01-09` loads Monday 8 January and the
-lookback days before it). A guard error means a connection points at production: fix
-`postgres_analytics`. A count mismatch in `load_events` means the source changed during the
-copy or rows were refused: clear the task (it replaces the days). Any `pg_dump`/`pg_restore`
-error or timeout fails `copy_production` with its stderr in the log. A trigger fails when
-`engagement_weekly_views` is paused (`fail_when_dag_is_paused`): unpause it and clear the
-task. A week still incomplete does not hold this DAG back: the weekly run waits for it, and
-fails after 6 hours naming the missing days: rerun those days, then clear that run.
+`weekly_views` (default true): false makes a Monday's run load its day without triggering the week's
+views (the stale weeks are still triggered).
 
-**Owner.** data-engineering (engagement analytics).
+## When it fails
+
+A failure means the day's engagement events, and the weekly views that read them, are not in the
+analytics database yet. What to do:
+
+`day_to_load`: the run has no data interval; trigger it with a logical date (`airflow dags trigger
+engagement_elt_daily -l 2024-01-09` loads Monday 8 January and the lookback days before it). A guard
+error means a connection points at production: fix `postgres_analytics`. A count mismatch in
+`load_events` means the source changed during the copy or rows were refused: clear the task (it
+replaces the days). Any `pg_dump`/`pg_restore` error or timeout fails `copy_production` with its
+stderr in the log. A trigger fails when `engagement_weekly_views` is paused
+(`fail_when_dag_is_paused`): unpause it and clear the task. A week still incomplete does not hold
+this DAG back: the weekly run waits for it, and fails after 6 hours naming the missing days: rerun
+those days, then clear that run.
+
+## Owner
+
+data-engineering (engagement analytics).
 """
 
 from __future__ import annotations
@@ -80,6 +91,7 @@ from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import CronDataIntervalTimetable, Param, XComArg, dag, task
 
+from analytics.alerts import deadline_alert
 from analytics.dag_defaults import default_args
 from analytics.engagement.config import (
     COPY_EXECUTION_TIMEOUT,
@@ -112,6 +124,7 @@ BRANCH_XCOM = "{{{{ ti.xcom_pull(task_ids='branch_on_weekday', key='{}') }}}}"
     catchup=True,
     max_active_runs=1,
     doc_md=__doc__,
+    deadline=deadline_alert("engagement_elt_daily", __doc__),
     default_args=default_args(),
     tags=["engagement", "postgres", "ingestion", "daily"],
     params={

@@ -1,13 +1,14 @@
 """
 # Engagement weekly views
 
+## What it does
+
 Owns the four weekly views in the analytics database: `analytics_fonctionnalites`,
-`analytics_fonctionnalites_demarches_ia`, `analytics_engagement` and
-`analytics_engagement_national` (definitions in `include/sql/engagement/README.md`). Each week
-is written by one SQL file per view, delete-the-week then insert-it, all four in one
-transaction, so any week can be recomputed at any time, in any order, with the same result.
-Each computation is recorded in `engagement_computed_weeks` (when, and the fingerprint of the
-load log's days its window read).
+`analytics_fonctionnalites_demarches_ia`, `analytics_engagement` and `analytics_engagement_national`
+(definitions in `include/sql/engagement/README.md`). Each week is written by one SQL file per view,
+delete-the-week then insert-it, all four in one transaction, so any week can be recomputed at any
+time, in any order, with the same result. Each computation is recorded in
+`engagement_computed_weeks` (when, and the fingerprint of the load log's days its window read).
 
 **Who writes a week.** `engagement_elt_daily`'s run for a Monday (it executes on Tuesday, once
 the week before is over, Sunday included) triggers this DAG as run `from_daily__<week>` with
@@ -33,25 +34,33 @@ would be left out (`--dry-run` lists the runs first). **Scheduled runs compute
 nothing**: at Monday 00:00 Sunday's events are not loaded yet, so `weeks_to_compute` is skipped
 (its log says which daily run triggers the week). Backfill, manual and triggered runs compute.
 
-**Params (manual runs).** `from_week` and `to_week` (Mondays, `YYYY-MM-DD`, validated by the
-trigger form's JSON schema; `to_week` defaults to `from_week`) recompute a range; `weeks` lists
-Mondays; `last_year: true` recomputes the `history_weeks_for_last_year` (52) full weeks before
-the run (before its trigger time when it has no logical date); one of the three at most, at most
-`max_weeks_per_run` (260) weeks. Without params the run computes the week of its data interval,
-so a run triggered with neither params nor a logical date fails with a message saying what to
-give. `wait_for_loaded_days: true` makes the run wait for its weeks' days first. `compute_week`
-fans out with one mapped task per week (the map index shows the week).
+## Params
 
-**When it fails.** `weeks_to_compute` fails at once, without retries, on params it cannot use
-(the message says why). `wait_for_week_loaded` fails after 6 hours, without retries, naming the
-days still missing: rerun those days of `engagement_elt_daily`, then clear it. `compute_week`
-(`execution_timeout` 30 minutes) writes the four views of a week in one transaction, so a failed
-one leaves that week as it was; clear it to rewrite the week. It waits at most
-`lock_timeout_seconds` (600) for a lock, another run of the same week or `copy_production`
-restoring the reference tables, then fails saying which. A guard error means
-`postgres_analytics` points at a production database or at the source.
+Manual runs only. `from_week` and `to_week` (Mondays, `YYYY-MM-DD`, validated by the trigger form's
+JSON schema; `to_week` defaults to `from_week`) recompute a range; `weeks` lists Mondays;
+`last_year: true` recomputes the `history_weeks_for_last_year` (52) full weeks before the run
+(before its trigger time when it has no logical date); one of the three at most, at most
+`max_weeks_per_run` (260) weeks. Without params the run computes the week of its data interval, so a
+run triggered with neither params nor a logical date fails with a message saying what to give.
+`wait_for_loaded_days: true` makes the run wait for its weeks' days first. `compute_week` fans out
+with one mapped task per week (the map index shows the week).
 
-**Owner.** data-engineering (engagement analytics).
+## When it fails
+
+A failure means a week's views keep their previous content (or are missing) until the task is
+cleared. What to do:
+
+`weeks_to_compute` fails at once, without retries, on params it cannot use (the message says why).
+`wait_for_week_loaded` fails after 6 hours, without retries, naming the days still missing: rerun
+those days of `engagement_elt_daily`, then clear it. `compute_week` (`execution_timeout` 30 minutes)
+writes the four views of a week in one transaction, so a failed one leaves that week as it was;
+clear it to rewrite the week. It waits at most `lock_timeout_seconds` (600) for a lock, another run
+of the same week or `copy_production` restoring the reference tables, then fails saying which. A
+guard error means `postgres_analytics` points at a production database or at the source.
+
+## Owner
+
+data-engineering (engagement analytics).
 """
 
 from __future__ import annotations
@@ -130,7 +139,11 @@ def engagement_weekly_views():
         from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
         from analytics.engagement.config import load_engagement_config
-        from analytics.engagement.weeks import describe_weeks, scheduled_run_skip_reason, weeks_for_params
+        from analytics.engagement.weeks import (
+            describe_weeks,
+            scheduled_run_skip_reason,
+            weeks_for_params,
+        )
 
         skip_reason = scheduled_run_skip_reason(dag_run.run_type, data_interval_start, ENGAGEMENT_TIMEZONE)
         if skip_reason:

@@ -1,6 +1,8 @@
 """
 # Message analytics export
 
+## What it does
+
 Exact analytics of the chatbot platform's apps over a time range, as CSV or TSV files. Reads the
 MongoDB database `messages` (`mongo_default`; `include/config/messages.json`, or the
 `messages_database` Variable): `messages` (the logger), `tasks` (questions and their answer
@@ -24,14 +26,33 @@ configuration's); `analytics_file`, `questions_file`, `users_file`, `id_email_fi
 `.tsv`); `include_personal_data`. A backfill or a manual run of any past range writes the same
 files.
 
-**When it fails.** `validate_params` fails at once (no retry) naming the param and value (an
-unknown range, an end before its start, a file that is not `.csv`/`.tsv`, a run without a data
-interval and no `start_time`/`end_time`): fix the params and trigger again. An `export_app` task
-that fails leaves the files of earlier runs whole (nothing is replaced before it is complete):
-clear it. `check` names the apps whose export did not finish. Connection errors name
-`mongo_default` or `aws_default`; a missing bucket must be created (MinIO's init does).
+## Params
 
-**Owner.** data-engineering (message analytics).
+- `app_ids`: the apps to export; empty: every app of `include/config/messages.json`.
+- `time_range`: `TODAY`, `ALL`, or `<n>D`, `<n>W`, `<n>M` ending at the data interval's end;
+  empty: the data interval.
+- `start_time`, `end_time` (ISO 8601 with offset, `end_time` excluded): an explicit range,
+  instead of `time_range`.
+- `analytics_file`, `questions_file`, `users_file`, `id_email_file`: the file name of each
+  table (`.csv` or `.tsv`); empty: the configuration's.
+- `include_personal_data` (default false): also write the `users` and `id_email` files
+  (names, e-mails).
+
+## When it fails
+
+A failure means an app's files for the range are missing or still those of an earlier run. What to
+do:
+
+`validate_params` fails at once (no retry) naming the param and value (an unknown range, an end
+before its start, a file that is not `.csv`/`.tsv`, a run without a data interval and no
+`start_time`/`end_time`): fix the params and trigger again. An `export_app` task that fails leaves
+the files of earlier runs whole (nothing is replaced before it is complete): clear it. `check` names
+the apps whose export did not finish. Connection errors name `mongo_default` or `aws_default`; a
+missing bucket must be created (MinIO's init does).
+
+## Owner
+
+data-engineering (message analytics).
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
 """
 # Tracking logs: download from S3
 
+## What it does
+
 Downloads edX tracking logs (`*.log.gz` and plain `*.log`) from an S3 bucket into the landing
-directory that `tracking_logs_master_load` reads, only the keys that are new or changed, each
-one complete and verified before it appears under its name. Publishes the Asset
-`edx_tracking_landing` when it downloaded something, which starts the master load.
+directory that `tracking_logs_master_load` reads, only the keys that are new or changed, each one
+complete and verified before it appears under its name. Publishes the Asset `edx_tracking_landing`
+when it downloaded something, which starts the master load.
 
 **Schedule.** Daily at 03:00 UTC (the master load's own time is 04:00), and by hand.
 
@@ -27,17 +29,26 @@ one complete and verified before it appears under its name. Publishes the Asset
    refused); skipped when nothing was downloaded (no Asset event).
 4. `check`: fails the run, naming each key, when a key failed or was refused.
 
-**Params.** `bucket`, `prefix` (empty: `include/config/s3_download.json`); `landing_dir` (empty:
-the `edx_tracking_dir` Variable; it must exist); `from_date` (`YYYY-MM-DD`; empty: the data
-interval's start minus `lookback_days`, 2 in the configuration, to catch files written late;
-a run triggered without a logical date has no data interval and must give it).
+## Params
 
-**When it fails.** `check` names each failed key and why (the next run tries it again, or clear
-the run); a refused key needs a person: rename one of the colliding keys in S3, or remove the
-local file that holds another key. `plan_downloads`: the bucket or the landing directory does not
-exist, or `from_date` is missing or not a date.
+`bucket`, `prefix` (empty: `include/config/s3_download.json`); `landing_dir` (empty: the
+`edx_tracking_dir` Variable; it must exist); `from_date` (`YYYY-MM-DD`; empty: the data interval's
+start minus `lookback_days`, 2 in the configuration, to catch files written late; a run triggered
+without a logical date has no data interval and must give it).
 
-**Owner.** data-engineering (edX analytics).
+## When it fails
+
+A failure means some tracking-log files did not reach the landing directory, so the master load
+misses them until they are downloaded. What to do:
+
+`check` names each failed key and why (the next run tries it again, or clear the run); a refused key
+needs a person: rename one of the colliding keys in S3, or remove the local file that holds another
+key. `plan_downloads`: the bucket or the landing directory does not exist, or `from_date` is missing
+or not a date.
+
+## Owner
+
+data-engineering (edX analytics).
 """
 
 from __future__ import annotations

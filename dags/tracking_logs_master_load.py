@@ -1,6 +1,8 @@
 """
 # Tracking logs: master load
 
+## What it does
+
 Loads daily edX tracking logs (`*.log.gz` and plain `*.log`, JSON lines, named as edX names them,
 `{org}-edx-events-{YYYY-MM-DD}.log.gz`, or otherwise) from a landing directory into the master
 collection **`tracking_logs.tracking`**, every line accounted for. Publishes the Asset
@@ -34,27 +36,37 @@ and daily at 04:00 UTC for the day before (edX writes a day's file after midnigh
 4. `check`: fails the run when a planned file is not complete, a complete file changed, or two
    files share a name.
 
-**Params.** `landing_dir`; `errors_dir`; `max_files_per_run` (default 200); `reload_files` (file
-names to load again on purpose: each line is written over its stored version, and stored lines
-past the file's end are removed); `batch_size` (empty: `include/config/tracking_logs.json`).
-
 **Reruns.** Loading a file twice stores each event once (`_id` from file and line): the second
 load counts *already loaded*. A run killed halfway leaves the file `running`; the next run loads
 it again and finishes it. A truncated gzip loads what is readable and is `partial` with the
 reason (its task fails without retry; other files go on; the next run tries it again).
 
-**When it fails.** `load_file` for a file: see its log and the import record's `failure`
-(truncated or corrupt gzip: replace the file; the next run loads it). `check` for a changed
-file: name it in `reload_files`. `plan_files`: the landing directory does not exist, or
-`reload_files` names a file that is not there.
+## Params
 
-**Owner.** data-engineering (edX analytics).
+`landing_dir`; `errors_dir`; `max_files_per_run` (default 200); `reload_files` (file names to load
+again on purpose: each line is written over its stored version, and stored lines past the file's end
+are removed); `batch_size` (empty: `include/config/tracking_logs.json`).
+
+## When it fails
+
+A failure means some tracking-log files are not in the master collection yet, so course extraction
+and KPIs lag behind. What to do:
+
+`load_file` for a file: see its log and the import record's `failure` (truncated or corrupt gzip:
+replace the file; the next run loads it). `check` for a changed file: name it in `reload_files`.
+`plan_files`: the landing directory does not exist, or `reload_files` names a file that is not
+there.
+
+## Owner
+
+data-engineering (edX analytics).
 """
 
 from __future__ import annotations
 
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, XComArg, dag
 
+from analytics.alerts import deadline_alert
 from analytics.assets import TRACKING_LANDING, TRACKING_MASTER
 from analytics.dag_defaults import default_args, report_and_check
 from analytics.operators.tracking import (
@@ -75,6 +87,7 @@ from analytics.operators.tracking import (
     catchup=False,
     max_active_runs=1,
     doc_md=__doc__,
+    deadline=deadline_alert("tracking_logs_master_load", __doc__),
     default_args=default_args(),
     tags=["edx", "ingestion", "mongodb", "daily"],
     params={

@@ -14,6 +14,8 @@ from typing import Any
 
 from airflow.sdk import Asset, TriggerRule, task
 
+from analytics.alerts import FailureNotifier
+
 TAGS = frozenset(
     {
         "edx",  # data from edX (research data packages, tracking logs)
@@ -39,13 +41,14 @@ DEFAULT_RETRIES = 2
 
 
 def default_args(owner: str = DATA_ENGINEERING, **overrides: Any) -> dict[str, Any]:
-    """Task defaults: an owner, two retries with a growing delay, no e-mail."""
+    """Task defaults: an owner, two retries with a growing delay, one alert per task that fails its last try."""
     return {
         "owner": owner,
         "retries": DEFAULT_RETRIES,
         "retry_delay": timedelta(minutes=2),
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=30),
+        "on_failure_callback": FailureNotifier(),  # analytics.alerts: e-mail or the configured notifier
         **overrides,
     }
 
