@@ -52,8 +52,17 @@ def mongo_version() -> str:
 
     uri = "mongodb://" + connection_uri(MONGO_CONN_ID).split("://", 1)[1]
     with MongoClient(uri, serverSelectionTimeoutMS=SERVER_TIMEOUT_MS) as client:
-        info = client.server_info()
-    return f"{info.get('version', '?')} ({info.get('gitVersion', 'no git version')})"
+        info, hello = client.server_info(), client.admin.command("hello")
+    return mongo_version_text(info, hello)
+
+
+def mongo_version_text(build_info: dict[str, Any], hello: dict[str, Any]) -> str:
+    """The server's version from buildInfo; a compatible server that gives none (the local
+    nx-27017) is named by the wire protocol versions it speaks."""
+    wire = f"wire versions {hello.get('minWireVersion', '?')} to {hello.get('maxWireVersion', '?')}"
+    if build_info.get("version"):
+        return f"{build_info['version']} ({wire})"
+    return f"no version in buildInfo ({wire})"
 
 
 def server_versions() -> dict[str, str]:

@@ -50,7 +50,7 @@ BENCH_DIR_VARIABLE = "ANALYTICS_BENCH_DIR"
 
 
 def log(message: str) -> None:
-    print(f"[bench] {message}", flush=True)
+    print(f"[bench-all] {message}", flush=True)
 
 
 def now() -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from scripts.benchmarks.figures import TRACKING_SERIES
-from scripts.benchmarks.machine import cpu_model, memory_total_mb
+from scripts.benchmarks.machine import cpu_model, memory_total_mb, mongo_version_text
 from scripts.benchmarks.records import Figure, Target, part_record, write_part
 from scripts.benchmarks.report import (
     MEMORY_PLOT,
@@ -236,6 +236,15 @@ def test_the_machine_is_read_from_proc() -> None:
     assert cpu_model("processor\t: 0\nFeatures\t: fp asimd\n") is None
     assert memory_total_mb("MemFree:         1000 kB\nMemTotal:        8167848 kB\n") == 7976.4
     assert memory_total_mb("") is None
+
+
+def test_the_mongodb_version_or_its_wire_versions() -> None:
+    hello = {"minWireVersion": 17, "maxWireVersion": 25}
+    assert mongo_version_text({"version": "7.0.4"}, hello) == "7.0.4 (wire versions 17 to 25)"
+    assert (
+        mongo_version_text({"ok": 1, "result": []}, hello)
+        == "no version in buildInfo (wire versions 17 to 25)"
+    )
 
 
 def test_the_driver_runs_every_benchmark_and_small_sizes_only_when_asked() -> None:
