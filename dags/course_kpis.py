@@ -92,6 +92,7 @@ DATE_OR_EMPTY = r"^(\d{4}-\d{2}-\d{2})?$"
 
 @dag(
     dag_id="course_kpis",
+    is_paused_upon_creation=False,  # started by an upstream DAG or Asset: see the README's deployment section
     schedule=[COURSE_TRACKING],
     catchup=False,
     max_active_runs=1,

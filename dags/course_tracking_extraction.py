@@ -77,6 +77,7 @@ from analytics.operators.tracking import LOAD_EXECUTION_TIMEOUT
 
 @dag(
     dag_id="course_tracking_extraction",
+    is_paused_upon_creation=False,  # started by an upstream DAG or Asset: see the README's deployment section
     schedule=[TRACKING_MASTER],
     catchup=False,
     max_active_runs=1,

@@ -86,6 +86,7 @@ MONDAY = {"format": "date", "pattern": WEEK_PARAM_PATTERN}
 
 @dag(
     dag_id="engagement_weekly_views",
+    is_paused_upon_creation=False,  # started by an upstream DAG or Asset: see the README's deployment section
     schedule=CronDataIntervalTimetable("0 0 * * 1", timezone=ENGAGEMENT_TIMEZONE),
     start_date=pendulum.datetime(2024, 1, 1, tz=ENGAGEMENT_TIMEZONE),
     catchup=False,

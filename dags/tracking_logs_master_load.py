@@ -80,6 +80,7 @@ from analytics.operators.tracking import (
 
 @dag(
     dag_id="tracking_logs_master_load",
+    is_paused_upon_creation=False,  # started by an upstream DAG or Asset: see the README's deployment section
     # When s3_log_download brought files, and every morning for the day before (see the docs), and by hand.
     schedule=AssetOrTimeSchedule(
         timetable=CronTriggerTimetable("0 4 * * *", timezone="UTC"), assets=[TRACKING_LANDING]

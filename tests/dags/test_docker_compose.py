@@ -1,15 +1,25 @@
-"""Static checks of docker-compose.yaml, docker/Dockerfile and .env.example.
+"""Static checks of docker-compose.yaml, docker/Dockerfile, .env.example and the init scripts.
 
 Docker may not run where the tests do, so the compose file is validated as data: it parses with
 its anchors and merge keys, images are pinned, dependencies exist, the Airflow services run the
 CeleryExecutor with a connection for every id the project uses, and no secret is written in it.
+The deployment starts safe or not at all: .env.example leaves every secret empty for compose's
+`:?` checks, every port is on 127.0.0.1 by default and clear of the local stack's, the shared
+keys come from .env, airflow-init's shell really refuses a credential that would break a
+connection (it is run here, with bash), the roles are least-privileged, and healthchecks cannot
+pass against a server still initialising. Every DAG runs as deployed: its folders are volumes
+of the worker, and a DAG another DAG or an Asset starts is not paused at creation.
+tests/dags/test_runtime_lock.py proves the image's lock on its own.
 """
 
 from __future__ import annotations
 
 import ast
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -23,6 +33,8 @@ COMPOSE_FILE = REPO / "docker-compose.yaml"
 DOCKERFILE = REPO / "docker" / "Dockerfile"
 ENV_EXAMPLE = REPO / ".env.example"
 LOCK_FILE = REPO / "requirements.lock"
+WAREHOUSE_INIT = REPO / "docker" / "warehouse-init"
+MONGO_INIT = REPO / "docker" / "mongo-init"
 CONNECTIONS_MODULE = REPO / "plugins" / "analytics" / "connections.py"
 
 REQUIRED_SERVICES = (
@@ -188,7 +200,7 @@ def test_named_volumes_are_declared(compose, services):
     declared = set(compose.get("volumes") or {})
     for name, service in services.items():
         for mount in service.get("volumes", []):
-            source = mount.split(":", 1)[0]
+            source = with_defaults(mount).split(":", 1)[0]
             if not source.startswith((".", "/", "~")):
                 assert source in declared, f"{name}: named volume {source!r} not declared under volumes:"
 
@@ -217,6 +229,8 @@ def test_connection_is_defined_for_every_airflow_service(common_environment, ser
 def test_connections_point_at_the_stack_services(common_environment):
     for conn_id in ALL_CONNECTION_IDS:
         value = common_environment[f"AIRFLOW_CONN_{conn_id.upper()}"]
+        if conn_id == "postgres_prod":
+            continue  # production, from .env: test_the_elt_reads_production_from_env_through_a_read_only_role
         if value.lstrip().startswith("{"):
             extra = json.loads(value)["extra"]
             assert extra["endpoint_url"] == "http://minio:9000", conn_id
@@ -225,7 +239,7 @@ def test_connections_point_at_the_stack_services(common_environment):
             assert host in ("warehouse", "mongo"), f"{conn_id}: unexpected host {host!r}"
             if value.startswith("mongo://"):
                 assert "authSource=admin" in value
-    for database in WAREHOUSE_DATABASES:
+    for database in ("analytics", "app"):
         assert common_environment[f"AIRFLOW_CONN_POSTGRES_{database.upper()}"].endswith(f"/{database}")
 
 
@@ -252,7 +266,8 @@ def test_secrets_come_from_the_environment_without_defaults(compose):
         for password in passwords_in(text):
             assert password == "" or SECRET_REFERENCE.fullmatch(password), f"literal password in {text!r}"
             checked += 1
-    assert checked >= len(ALL_CONNECTION_IDS), "the password scan found fewer passwords than connections"
+    # Every connection but postgres_prod (a whole URI from .env) holds a password.
+    assert checked >= len(ALL_CONNECTION_IDS) - 1, "the password scan found fewer passwords than connections"
 
 
 def test_env_example_documents_every_variable(compose):
@@ -277,12 +292,12 @@ def test_warehouse_init_creates_the_databases(services):
         assert re.search(rf"\b{database}\b", scripts), f"no init script creates database {database!r}"
 
 
-def test_dockerfile_builds_from_the_locked_airflow_version():
+def test_dockerfile_builds_from_the_slim_image_of_the_locked_airflow_version():
     locked = re.search(r"^apache-airflow==(\S+)$", LOCK_FILE.read_text(), flags=re.MULTILINE)
     assert locked, "requirements.lock does not pin apache-airflow"
     base_images = [line.split()[1] for line in dockerfile_instructions() if line.upper().startswith("FROM ")]
     assert len(base_images) == 1
-    assert re.fullmatch(rf"apache/airflow:{re.escape(locked.group(1))}(-python3\.\d+)?", base_images[0])
+    assert base_images[0] == f"apache/airflow:slim-{locked.group(1)}-python3.11"
     assert locked.group(1) == "3.3.2"
 
 
@@ -292,3 +307,320 @@ def test_dockerfile_installs_the_lock_file_and_the_postgres_client():
     runs = [line for line in instructions if line.startswith("RUN ")]
     assert any(re.search(r"pip install\b.*--no-cache-dir.*-r \S*requirements\.lock", line) for line in runs)
     assert any(re.search(r"apt-get install\b.*postgresql-client", line) for line in runs)
+
+
+# ----------------------------------------------------------------------------- the image
+
+
+def test_dockerfile_installs_the_runtime_lock_only_then_runs_pip_check():
+    instructions = dockerfile_instructions()
+    assert not any("requirements-dev" in line for line in instructions), "the image gets the dev lock"
+    copies = [line for line in instructions if line.startswith("COPY")]
+    assert [line for line in copies if "requirements" in line] == [
+        next(line for line in copies if re.search(r"\brequirements\.lock\b", line))
+    ]
+    runs = [line for line in instructions if line.startswith("RUN ")]
+    assert any(
+        re.search(r"pip install\b.*-r \S*requirements\.lock\s*&&\s*pip check\s*$", line) for line in runs
+    )
+
+
+def test_postgres_client_major_version_is_a_build_argument_defaulting_to_16():
+    instructions = dockerfile_instructions()
+    assert "ARG POSTGRES_CLIENT_VERSION=16" in instructions
+    runs = " ".join(line for line in instructions if line.startswith("RUN "))
+    assert re.search(r"apt-get install\b[^;&]*postgresql-client-\$\{POSTGRES_CLIENT_VERSION\}", runs)
+    assert "ENV ANALYTICS_PG_BIN=/usr/lib/postgresql/${POSTGRES_CLIENT_VERSION}/bin" in instructions
+
+
+# ----------------------------------------------------------------------------- starts safe, or not at all
+
+
+def env_example() -> dict[str, str]:
+    pairs = re.findall(r"^([A-Z_][A-Z0-9_]*)=(.*)$", ENV_EXAMPLE.read_text(), flags=re.MULTILINE)
+    return dict(pairs)
+
+
+def with_defaults(text: str, values: dict[str, str] | None = None) -> str:
+    """``text`` as compose would interpolate it from ``values`` (none: an empty .env)."""
+    values = values or {}
+
+    def resolve(match: re.Match) -> str:
+        name, operator, default = match.group(1), match.group(2) or "", match.group(3) or ""
+        value = values.get(name, "")
+        if operator in (":-", "-"):
+            return value if (value or operator == "-" and name in values) else default
+        return value
+
+    return re.sub(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}", resolve, text).replace(
+        "$$", "$"
+    )
+
+
+def test_env_example_leaves_every_secret_empty_and_compose_requires_each():
+    example = env_example()
+    secrets = {name for name in example if SECRET_KEY.search(name)} | {"ELT_PRODUCTION_URI"}
+    assert len(secrets) >= 10
+    filled = {name: example[name] for name in secrets if example[name]}
+    assert filled == {}, "an unconfigured start must be stopped by compose's :? checks"
+    compose_text = COMPOSE_FILE.read_text()
+    for name in secrets:
+        references = re.findall(rf"(?<!\$)\$\{{{name}(\W[^}}]*)?\}}", compose_text)
+        assert references, f"{name} is not used"
+        assert all(reference.startswith(":?") for reference in references), f"{name}: every use must be :?"
+
+
+def published_ports(services: dict) -> dict[str, list[str]]:
+    """Each service's published ports as compose resolves them with an empty .env."""
+    return {
+        name: [with_defaults(str(port)) for port in service.get("ports", [])]
+        for name, service in services.items()
+    }
+
+
+def test_every_port_is_published_on_localhost_by_default(services):
+    for name, ports in published_ports(services).items():
+        for port in ports:
+            assert port.startswith("127.0.0.1:"), f"{name} publishes {port} beyond this machine"
+    api_port = services["airflow-apiserver"]["ports"][0]
+    widened = with_defaults(api_port, {"AIRFLOW_API_BIND_ADDRESS": "0.0.0.0"})
+    assert widened.startswith("0.0.0.0:"), "a variable opens the UI wider"
+
+
+def test_host_ports_do_not_collide_with_the_local_stack(services):
+    from scripts.stack import DEFAULT_PORTS
+    from tests.airflow_services import DEFAULT_API_PORT
+
+    local = {port for profile in DEFAULT_PORTS.values() for port in profile.values()}
+    local |= {8080, DEFAULT_API_PORT}  # `make ui` (airflow standalone), the tests' api-server
+    host_ports = {int(port.split(":")[1]) for ports in published_ports(services).values() for port in ports}
+    assert len(host_ports) >= 6 and host_ports & local == set()
+
+
+def test_the_api_secret_key_and_jwt_secret_are_shared_by_every_airflow_service(common_environment, services):
+    keys = {
+        "AIRFLOW__API__SECRET_KEY": "AIRFLOW_API_SECRET_KEY",
+        "AIRFLOW__API_AUTH__JWT_SECRET": "AIRFLOW_JWT_SECRET",
+    }
+    for setting, variable in keys.items():
+        assert re.fullmatch(rf"\$\{{{variable}:\?[^}}]+\}}", common_environment[setting]), setting
+        for name, service in airflow_services(services).items():
+            assert environment_of(service).get(setting) == common_environment[setting], f"{name}: {setting}"
+
+
+def init_prelude(services: dict, values: dict[str, str]) -> str:
+    """airflow-init's shell up to its first change to the container, interpolated as compose would."""
+    script = with_defaults(services["airflow-init"]["command"][1], values)
+    return script[: script.index("mkdir -p")]
+
+
+def run_init_prelude(services: dict, values: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
+    """Run that shell with bash and this interpreter as ``python``, in the init's environment."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    if not (tmp_path / "python").exists():
+        (tmp_path / "python").symlink_to(sys.executable)
+    environment = {
+        name: with_defaults(str(value), values)
+        for name, value in environment_of(services["airflow-init"]).items()
+    }
+    environment["PATH"] = f"{tmp_path}:{os.environ['PATH']}"
+    return subprocess.run(
+        ["bash", "-c", init_prelude(services, values)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def checked_credentials(services) -> list[str]:
+    return environment_of(services["airflow-init"])["CHECKED_CREDENTIALS"].split()
+
+
+@pytest.fixture
+def clean_values(services) -> dict[str, str]:
+    values = {name: "Plain-value_1.x~" for name in checked_credentials(services)}
+    return {
+        **values,
+        "AIRFLOW_ADMIN_PASSWORD": "x",
+        "AIRFLOW_UID": "1000",
+        "ELT_PRODUCTION_URI": "postgres://a",
+    }
+
+
+def test_airflow_init_accepts_safe_credentials(services, clean_values, tmp_path):
+    result = run_init_prelude(services, clean_values, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "ERROR" not in result.stderr
+
+
+@pytest.mark.parametrize("character", list('/#?%@:"\\'))
+def test_airflow_init_refuses_a_credential_that_would_break_a_connection(
+    services, clean_values, tmp_path, character
+):
+    for name in checked_credentials(services):
+        values = {**clean_values, name: f"abc{character}def"}
+        result = run_init_prelude(services, values, tmp_path / name)
+        assert result.returncode != 0, f"{name} with {character!r} accepted"
+        assert f"ERROR: {name} " in result.stderr
+
+
+def variables_in_connections(compose_text: str) -> set[str]:
+    """Variables written in a URI's user:password@ or in a JSON connection's login or password."""
+    references = ANY_REFERENCE.findall(compose_text)
+    masked = compose_text
+    for number, reference in enumerate(references):
+        masked = masked.replace(reference, f"REF{number}REF", 1)
+    pieces = re.findall(r"[a-z][a-z0-9+.-]*://([^\s/@\"']*)@", masked, flags=re.IGNORECASE)
+    pieces += re.findall(r"\"(?:login|password)\"\s*:\s*\"([^\"]*)\"", masked)
+    numbers = [int(number) for piece in pieces for number in re.findall(r"REF(\d+)REF", piece)]
+    return {name for number in numbers for name in COMPOSE_VARIABLE.findall(references[number])}
+
+
+def test_airflow_init_checks_every_credential_written_into_a_connection(services):
+    in_connections = variables_in_connections(COMPOSE_FILE.read_text())
+    assert {
+        "AIRFLOW_DB_PASSWORD",
+        "WAREHOUSE_PASSWORD",
+        "MINIO_ROOT_PASSWORD",
+        "MONGO_AIRFLOW_PASSWORD",
+    } <= in_connections
+    assert in_connections - set(checked_credentials(services)) == set()
+    init_environment = environment_of(services["airflow-init"])
+    for name in checked_credentials(services):
+        assert COMPOSE_VARIABLE.findall(str(init_environment[name])) == [name], (
+            f"{name} not passed to airflow-init"
+        )
+    for name, service in services.items():
+        if name.startswith("airflow-") and name not in ("airflow-init", "airflow-cli"):
+            assert depends_on_of(service).get("airflow-init") == "service_completed_successfully", name
+
+
+def test_airflow_init_keeps_the_official_resource_and_uid_checks(services, clean_values, tmp_path):
+    script = services["airflow-init"]["command"][1]
+    for probe in ("getconf _PHYS_PAGES", "nproc", "df -Pk /"):
+        assert probe in script
+    result = run_init_prelude(services, {**clean_values, "AIRFLOW_UID": ""}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "WARNING: AIRFLOW_UID is not set" in result.stdout
+    result = run_init_prelude(services, clean_values, tmp_path / "uid-set")
+    assert "AIRFLOW_UID" not in result.stdout
+
+
+def test_the_elt_reads_production_from_env_through_a_read_only_role(common_environment, services):
+    assert re.fullmatch(r"\$\{ELT_PRODUCTION_URI:\?[^}]+\}", common_environment["AIRFLOW_CONN_POSTGRES_PROD"])
+    warehouse = environment_of(services["warehouse"])
+    assert set(warehouse) >= {"WAREHOUSE_READER_USER", "WAREHOUSE_READER_PASSWORD"}
+    script = (WAREHOUSE_INIT / "02-elt-reader.sh").read_text()
+    grants = re.findall(r"^GRANT (.+?) ON (.+?) TO", script, flags=re.MULTILINE)
+    assert grants and {privilege for privilege, _ in grants} == {"CONNECT", "USAGE", "SELECT"}
+    assert "default_transaction_read_only = on" in script
+    assert re.search(r"REVOKE CONNECT ON DATABASE analytics, app FROM PUBLIC", script)
+    assert "elt_reader" in env_example()["WAREHOUSE_READER_USER"]
+
+
+def fixed_mongo_databases() -> set[str]:
+    config = REPO / "include" / "config"
+    return {
+        json.loads((config / "tracking_logs.json").read_text())["master_database"],
+        json.loads((config / "bi.json").read_text())["database"],
+        json.loads((config / "messages.json").read_text())["database"],
+    }
+
+
+def test_airflow_uses_its_own_mongo_user_with_read_write_roles_only(common_environment, services):
+    uri = common_environment["AIRFLOW_CONN_MONGO_DEFAULT"]
+    assert "MONGO_AIRFLOW_USER" in uri and "MONGO_AIRFLOW_PASSWORD" in uri and "MONGO_ROOT" not in uri
+    mongo = services["mongo"]
+    assert "./docker/mongo-init:/docker-entrypoint-initdb.d:ro" in mongo["volumes"]
+    assert {"MONGO_AIRFLOW_USER", "MONGO_AIRFLOW_PASSWORD"} <= set(environment_of(mongo))
+    script = (MONGO_INIT / "01-airflow-user.js").read_text()
+    roles = re.findall(r"\{\s*role:\s*\"(\w+)\",\s*db:\s*\"(\w+)\"\s*\}", script)
+    assert {db for role, db in roles if role == "readWrite"} >= fixed_mongo_databases()
+    assert {role for role, _ in roles} <= {"readWrite", "readWriteAnyDatabase"}
+    assert "createUser" in script and "process.env.MONGO_AIRFLOW_PASSWORD" in script
+
+
+REVIEWED_RELEASES = {
+    # service: (image repository, lowest acceptable version); see the README for how they were chosen.
+    "postgres": ("postgres", (16, 15)),
+    "warehouse": ("postgres", (16, 15)),
+    "redis": ("redis", (7, 2, 15)),
+    "mongo": ("mongo", (7, 0, 40)),
+    "minio": ("quay.io/minio/minio", (2025, 9, 7)),
+    "minio-init": ("quay.io/minio/mc", (2025, 8, 13)),
+}
+
+
+@pytest.mark.parametrize("service", sorted(REVIEWED_RELEASES))
+def test_images_are_at_patched_releases(services, service):
+    repository, lowest = REVIEWED_RELEASES[service]
+    name, _, tag = services[service]["image"].rpartition(":")
+    assert name == repository
+    numbers = tuple(int(part) for part in re.findall(r"\d+", tag.split("T")[0].split("-bookworm")[0]))
+    assert numbers[: len(lowest) - 1] == lowest[:-1], f"{service}: another major line than reviewed"
+    assert numbers >= lowest, f"{service}: {tag} is older than the patched release"
+
+
+def test_healthchecks_cannot_pass_while_a_server_initialises(services):
+    for name in ("postgres", "warehouse"):
+        check = " ".join(strings_in(services[name]["healthcheck"]["test"]))
+        assert re.search(r"pg_isready\b.*-h[\" ,]+127\.0\.0\.1", check), f"{name}: not over TCP"
+    mongo = " ".join(strings_in(services["mongo"]["healthcheck"]["test"]))
+    assert '--host "$${HOSTNAME}"' in mongo and "MONGO_AIRFLOW_USER" in mongo
+
+
+# ----------------------------------------------------------------------------- every DAG runs as deployed
+
+
+DIRECTORY_VARIABLE = re.compile(r"var\.value\.get\(['\"](\w+_dir)['\"]")
+
+
+def test_every_folder_variable_has_a_default_on_a_worker_volume(common_environment, services):
+    sources = [*(REPO / "dags").glob("*.py"), *(REPO / "plugins" / "analytics").rglob("*.py")]
+    used = {name for path in sources for name in DIRECTORY_VARIABLE.findall(path.read_text())}
+    assert {"edx_package_dir", "edx_tracking_dir", "edx_report_dir", "messages_export_dir"} <= used
+    worker_mounts = {with_defaults(mount).split(":")[1] for mount in services["airflow-worker"]["volumes"]}
+    for name in used:
+        value = common_environment.get(f"AIRFLOW_VAR_{name.upper()}")
+        assert value, f"AIRFLOW_VAR_{name.upper()} has no default"
+        assert any(value == mount or value.startswith(mount + "/") for mount in worker_mounts), (
+            f"{name} = {value} is on no volume of the worker"
+        )
+    init_script = services["airflow-init"]["command"][1]
+    assert "data/{edx-package,tracking,reports,exports}" in init_script
+
+
+@pytest.fixture(scope="module")
+def dag_bag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(REPO / "dags"))
+
+
+def started_by_others(dag_bag) -> set[str]:
+    """DAGs an Asset schedules, and DAGs another DAG triggers."""
+    asset_scheduled = {
+        dag_id
+        for dag_id, dag in dag_bag.dags.items()
+        if any(cls.__name__ == "AssetTriggeredTimetable" for cls in type(dag.timetable).__mro__)
+    }
+    triggered = {
+        task.trigger_dag_id
+        for dag in dag_bag.dags.values()
+        for task in dag.tasks
+        if any(cls.__name__ == "TriggerDagRunOperator" for cls in type(task).__mro__)
+    }
+    return asset_scheduled | triggered
+
+
+def test_a_dag_started_by_another_or_by_an_asset_is_not_paused_at_creation(dag_bag, common_environment):
+    assert dag_bag.import_errors == {}
+    dependents = started_by_others(dag_bag)
+    assert dependents >= {"engagement_weekly_views", "course_tracking_extraction", "course_kpis"}
+    paused = sorted(
+        dag_id for dag_id in dependents if dag_bag.dags[dag_id].is_paused_upon_creation is not False
+    )
+    assert paused == [], "the upstream DAG fails or its Asset events go unused while these stay paused"
+    # Every other DAG waits to be unpaused on purpose (the README's deployment section says which).
+    assert common_environment["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION"] == "true"
