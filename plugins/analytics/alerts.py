@@ -312,6 +312,11 @@ def deadline_alert(dag_id: str, doc_md: str | None) -> DeadlineAlert | None:
     )
 
 
+def deadline_applies(run: Mapping[str, Any]) -> bool:
+    """Whether a missed deadline of ``run`` (the callback context's ``dag_run``) is an alert: not for backfills."""
+    return run.get("run_type") != "backfill"
+
+
 def notify_missed_deadline(
     context: Mapping[str, Any], deadline: str = "", when_it_fails_lines: str = ""
 ) -> None:
@@ -321,6 +326,9 @@ def notify_missed_deadline(
     from airflow.sdk.configuration import conf
 
     run = context.get("dag_run") or {}
+    if not deadline_applies(run):
+        log.info("no deadline alert for %s: a backfill recomputes history", run.get("dag_run_id"))
+        return
     dag_id, run_id = run.get("dag_id", "?"), run.get("dag_run_id") or run.get("run_id", "?")
     base_url = conf.get("api", "base_url", fallback="http://localhost:8080/").rstrip("/")
     alert = deadline_alert_message(

@@ -12,6 +12,7 @@ from analytics.alerts import (
     DeliverySettings,
     deadline_alert,
     deadline_alert_message,
+    deadline_applies,
     deadline_rule,
     delivery_settings,
     doc_sections,
@@ -191,3 +192,10 @@ def test_deadline_alert_calls_back_with_the_label_and_the_docs(monkeypatch):
     assert alert.callback.path == "analytics.alerts.notify_missed_deadline"
     assert alert.callback.kwargs["when_it_fails_lines"] == when_it_fails(DOC)
     assert deadline_alert("course_kpis", DOC) is None
+
+
+def test_a_backfill_run_missing_its_deadline_is_no_alert():
+    assert deadline_applies({"run_type": "scheduled"})
+    assert deadline_applies({"run_type": "manual"})
+    assert deadline_applies({"run_type": "asset_triggered"})
+    assert not deadline_applies({"run_type": "backfill"})
