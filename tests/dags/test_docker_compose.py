@@ -624,3 +624,123 @@ def test_a_dag_started_by_another_or_by_an_asset_is_not_paused_at_creation(dag_b
     assert paused == [], "the upstream DAG fails or its Asset events go unused while these stay paused"
     # Every other DAG waits to be unpaused on purpose (the README's deployment section says which).
     assert common_environment["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION"] == "true"
+
+
+# ----------------------------------------------------------------------------- the warehouse's init scripts, run
+
+
+@pytest.fixture(scope="module")
+def init_warehouse(tmp_path_factory):
+    """A throwaway PostgreSQL cluster on which docker/warehouse-init/ has run, as the image runs it.
+
+    The scripts run twice, as a restarted init would; a table is created in prod before them and
+    one after, to prove the reader's default privileges. Yields ``(port, reader)``.
+    """
+    import shutil
+    import socket
+    import tempfile
+
+    from scripts.stack import as_postgres_user, chown_to_postgres, postgres_bin_dir
+
+    bin_dir = postgres_bin_dir()
+    root = Path(tempfile.mkdtemp(prefix="warehouse-init-", dir="/var/tmp"))
+    root.chmod(0o755)
+    data = root / "data"
+    data.mkdir()
+    chown_to_postgres(data)
+    chown_to_postgres(root)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    owner, reader = "warehouse", "elt_reader_probe"
+
+    def as_postgres(command: list[str]) -> None:
+        subprocess.run(as_postgres_user(command), check=True, capture_output=True, cwd="/", timeout=120)
+
+    as_postgres([str(bin_dir / "initdb"), "-D", str(data), "-U", owner, "--auth=trust", "-E", "UTF8"])
+    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+    as_postgres(
+        [str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-o", options, "-w", "start"]
+    )
+    environment = {
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "PGHOST": "127.0.0.1",
+        "PGPORT": str(port),
+        "POSTGRES_USER": owner,
+        "WAREHOUSE_READER_USER": reader,
+        "WAREHOUSE_READER_PASSWORD": "probe-password",
+    }
+
+    def psql(database: str, sql: str) -> None:
+        command = [str(bin_dir / "psql"), "-v", "ON_ERROR_STOP=1", "-U", owner, "-d", database, "-c", sql]
+        subprocess.run(command, env=environment, check=True, capture_output=True, timeout=60)
+
+    def run_scripts() -> None:
+        for script in sorted(WAREHOUSE_INIT.glob("*.sh")):
+            result = subprocess.run(
+                ["bash", str(script)], env=environment, capture_output=True, text=True, timeout=120
+            )
+            assert result.returncode == 0, f"{script.name}: {result.stderr}"
+
+    try:
+        run_scripts()
+        psql(
+            "prod",
+            "CREATE TABLE early (id serial PRIMARY KEY, label text); INSERT INTO early (label) VALUES ('a')",
+        )
+        run_scripts()  # a second run is harmless, and grants what exists now
+        psql(
+            "prod",
+            "CREATE TABLE late (id serial PRIMARY KEY, label text); INSERT INTO late (label) VALUES ('b')",
+        )
+        yield port, reader
+    finally:
+        subprocess.run(
+            as_postgres_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
+            capture_output=True,
+            cwd="/",
+            timeout=60,
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_warehouse_init_reader_selects_in_prod_and_nothing_more(init_warehouse):
+    import psycopg
+
+    port, reader = init_warehouse
+    with psycopg.connect(host="127.0.0.1", port=port, user=reader, dbname="prod", autocommit=True) as conn:
+        assert conn.execute("SELECT label FROM early").fetchall() == [("a",)]
+        assert conn.execute("SELECT label FROM late").fetchall() == [("b",)], "default privileges"
+        for statement in (
+            "INSERT INTO early (label) VALUES ('x')",
+            "CREATE TABLE mine (id int)",
+            "DELETE FROM late",
+        ):
+            with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+                conn.execute(statement)
+        conn.execute("SET default_transaction_read_only = off")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("INSERT INTO early (label) VALUES ('x')")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("CREATE TABLE mine (id int)")
+    for database in ("analytics", "app"):
+        with pytest.raises(psycopg.OperationalError, match="permission denied"):
+            psycopg.connect(host="127.0.0.1", port=port, user=reader, dbname=database).close()
+
+
+def test_warehouse_init_reader_can_dump_prod_as_the_elt_does(init_warehouse):
+    from scripts.stack import postgres_bin_dir
+
+    port, reader = init_warehouse
+    command = [
+        str(postgres_bin_dir() / "pg_dump"),
+        "-Fc",
+        "--schema=public",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+    ]
+    result = subprocess.run([*command, "-U", reader, "prod"], capture_output=True, timeout=120)
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout.startswith(b"PGDMP") and b"late" in result.stdout
