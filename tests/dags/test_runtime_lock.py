@@ -130,6 +130,23 @@ def imports(runtime_python, tmp_path_factory) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def pins(lock: Path) -> dict[str, str]:
+    return dict(
+        line.split("==", 1) for line in lock.read_text().splitlines() if "==" in line and line[0].isalnum()
+    )
+
+
+def test_the_development_lock_pins_every_runtime_package_at_the_runtime_version():
+    runtime, development = pins(RUNTIME_LOCK), pins(REPO / "requirements-dev.lock")
+    assert len(runtime) > 100
+    differing = {
+        name: (version, development.get(name))
+        for name, version in runtime.items()
+        if development.get(name) != version
+    }
+    assert differing == {}, "tests would run on other versions than the image: run `make lock`"
+
+
 def test_the_runtime_lock_leaves_out_the_development_packages():
     locked = {line.split("==")[0] for line in RUNTIME_LOCK.read_text().splitlines() if "==" in line}
     assert {"apache-airflow", "pandas", "plotly", "pymongo"} <= locked
