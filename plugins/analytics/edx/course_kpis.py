@@ -37,8 +37,6 @@ documents than they had; a crash halfway deletes nothing, and a rerun converges 
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
@@ -49,6 +47,7 @@ from typing import Any
 
 from analytics.connections import AWS_DEFAULT
 from analytics.core.accounting import COMPLETE, FAILED, RUNNING, status_document
+from analytics.core.files import write_text_atomically
 from analytics.core.progress import Progress
 from analytics.edx.course_configs import CourseConfig
 from analytics.edx.extraction import TRACKING_COLLECTION
@@ -642,22 +641,6 @@ def write_course_report(
         with S3Store(target.aws_conn_id) as store:
             store.upload(path, target.s3_bucket, key)
     return path, key
-
-
-def write_text_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to a hidden temporary file beside ``path``, fsync it, rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    temporary = Path(temporary_name)
-    try:
-        with open(descriptor, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 def run_course_kpis(

@@ -16,7 +16,6 @@ here is one ``$and`` of its conditions (:func:`all_of`), which MongoDB reads the
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from analytics.core.files import write_atomically
 from analytics.messages.config import MessagesConfig
 from analytics.messages.formats import PERSONAL_TABLES, TABLES, table_format
 from analytics.messages.metrics import (
@@ -49,7 +49,6 @@ INDEXES = {
     "tasks": [[("appId", 1), ("creationTs", 1)]],
     "users": [[("apps", 1)]],
 }
-PARTIAL_SUFFIX = ".partial"
 
 
 @dataclass
@@ -212,25 +211,6 @@ def app_users(database: Any, app_id: str) -> list[dict]:
 
 
 # ---------------------------------------------------------------- files
-
-
-def write_atomically(path: Path, chunks: Iterator[bytes]) -> int:
-    """Write ``chunks`` to a hidden partial file beside ``path``, fsync, rename over ``path``; the bytes written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=PARTIAL_SUFFIX)
-    size = 0
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            for chunk in chunks:
-                file.write(chunk)
-                size += len(chunk)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(partial, path)
-    except BaseException:
-        Path(partial).unlink(missing_ok=True)
-        raise
-    return size
 
 
 def dump_lines(cursor: Any) -> Iterator[bytes]:

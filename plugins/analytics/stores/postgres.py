@@ -27,7 +27,9 @@ import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -327,6 +329,23 @@ def _tail(handle: Any) -> str:
     return text if len(text) <= STDERR_TAIL_CHARS else "..." + text[-STDERR_TAIL_CHARS:]
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _end_with_the_task() -> None:
+    """In the child, before exec: SIGTERM when the task process dies, even by SIGKILL (Linux).
+
+    A task killed outright runs no ``finally``: without this, pg_dump and pg_restore would go on
+    as orphans, holding their transaction and locks on the target until they ended by themselves.
+    pg_dump and pg_restore answer SIGTERM by cancelling their query, so the restore's single
+    transaction is rolled back at once and the target keeps its previous copy.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
 def _stop(processes: Iterable[subprocess.Popen | None]) -> None:
     """Stop the processes still running (SIGTERM, then SIGKILL after a grace period) and wait for all.
 
@@ -362,7 +381,8 @@ def dump_and_restore(
     owners and privileges. Raises :class:`DumpRestoreError` when either program exits non-zero,
     with both stderr outputs, or when they have not finished within ``timeout_seconds``. Whatever
     ends the call (success, error, timeout, or an exception raised in this thread, such as
-    Airflow's task timeout or SIGTERM), neither program is left running.
+    Airflow's task timeout or SIGTERM, or the task process killed outright), neither program is
+    left running.
     """
     pg_dump, pg_restore = postgres_client("pg_dump"), postgres_client("pg_restore")
     source_arguments, source_env = _client_arguments_and_env(source_conn_id)
@@ -395,13 +415,20 @@ def dump_and_restore(
     # stderr goes to small temporary files so neither program can block on a full stderr pipe.
     with tempfile.TemporaryFile() as dump_stderr, tempfile.TemporaryFile() as restore_stderr:
         try:
-            dump = subprocess.Popen(dump_command, stdout=subprocess.PIPE, stderr=dump_stderr, env=source_env)
+            dump = subprocess.Popen(
+                dump_command,
+                stdout=subprocess.PIPE,
+                stderr=dump_stderr,
+                env=source_env,
+                preexec_fn=_end_with_the_task,
+            )
             restore = subprocess.Popen(
                 restore_command,
                 stdin=dump.stdout,
                 stdout=subprocess.DEVNULL,
                 stderr=restore_stderr,
                 env=target_env,
+                preexec_fn=_end_with_the_task,
             )
             assert dump.stdout is not None
             dump.stdout.close()  # only pg_restore reads the pipe: pg_dump sees a broken pipe if it stops

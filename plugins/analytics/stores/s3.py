@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from analytics.connections import AWS_DEFAULT
+from analytics.core.files import PARTIAL_SUFFIX, fsync_directory, naming_path
 
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_PAGE_SIZE = 1000  # keys per ListObjectsV2 request, the most S3 returns
-PARTIAL_SUFFIX = ".partial"
 HASH_BLOCK_BYTES = 8 * 1024 * 1024
 
 
@@ -173,10 +173,13 @@ class S3Store:
                         f"{remote.url}: the bytes received do not match its ETag {remote.etag}"
                     )
                 os.replace(temporary, path)
+        except OSError as error:
+            temporary.unlink(missing_ok=True)
+            raise naming_path(error, path, f"{remote.url} not downloaded") from error
         except BaseException:
             temporary.unlink(missing_ok=True)
             raise
-        _fsync_directory(path.parent)
+        fsync_directory(path.parent)
         log.info("%s: downloaded to %s (%d bytes)", remote.url, path, remote.size)
         return Download(remote, path, downloaded=True)
 
@@ -242,12 +245,3 @@ def _remove_stale_partials(path: Path) -> None:
                 partial.unlink(missing_ok=True)
         except (FileNotFoundError, BlockingIOError):  # gone already, or held by a download still running
             continue
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make a rename in ``directory`` durable."""
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
