@@ -12,9 +12,11 @@ writing one SQLite file lock each other out, and Airflow then refuses to create 
 in its own process group, logs under ``AIRFLOW_HOME/services-logs/``), waits until the api-server
 answers and the scheduler and dag-processor heartbeat, and on exit stops exactly those process
 groups (SIGTERM, then SIGKILL). The object it yields drives the REST API:
-``wait_for_dag_serialized``, ``unpause``, ``create_backfill`` and ``wait_for_backfill``. The REST
-API needs no login because the simple auth manager runs with ``simple_auth_manager_all_admins``;
-scheduled (non-backfill) runs are switched off with ``[scheduler] use_job_schedule = False``, so
+``wait_for_dag_serialized``, ``unpause``, ``create_backfill``, ``wait_for_backfill``,
+``trigger_dag_run`` and ``wait_for_dag_run``. By default the REST API needs no login because the
+simple auth manager runs with ``simple_auth_manager_all_admins``; with ``users=`` (a browser test
+that logs in as an operator would) the harness writes the auth manager's users and passwords file
+instead, and its own REST calls carry a token it gets as the first user. Scheduled (non-backfill) runs are switched off with ``[scheduler] use_job_schedule = False``, so
 unpausing a DAG starts nothing but the backfill. Local tests only: the api-server listens on
 127.0.0.1 with a throwaway JWT secret. The port is 28080 unless ``ANALYTICS_TEST_API_PORT`` says
 otherwise; the scheduler's log server takes the next port.
@@ -33,7 +35,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -49,6 +51,15 @@ STOP_TIMEOUT_SECONDS = 20
 POLL_SECONDS = 1.0
 FINISHED_RUN_STATES = ("success", "failed")
 BACKFILL_MARK_WAIT_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class SimpleUser:
+    """A login of the simple auth manager (role: viewer, user, op or admin)."""
+
+    username: str
+    password: str
+    role: str = "admin"
 
 
 class AirflowServicesError(RuntimeError):
@@ -78,12 +89,26 @@ def services_environment(
     port: int,
     database_url: str,
     dags_folder: Path | str | None = None,
+    users: Sequence[SimpleUser] = (),
 ) -> dict[str, str]:
-    """``env`` plus the settings the three services need to run together on ``database_url``."""
+    """``env`` plus the settings the three services need to run together on ``database_url``.
+
+    Without ``users`` every visitor is an admin (no login); with them, the simple auth manager
+    knows those users, whose passwords ``write_passwords_file`` puts in ``AIRFLOW_HOME``.
+    """
     base_url = f"http://127.0.0.1:{port}"
     dags_folder = dags_folder or env.get("AIRFLOW__CORE__DAGS_FOLDER")
     if not dags_folder:
         raise ValueError("no dags folder: pass dags_folder or set AIRFLOW__CORE__DAGS_FOLDER in env")
+    login = (
+        {
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u.username}:{u.role}" for u in users),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file(airflow_home)),
+        }
+        if users
+        else {"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True"}
+    )
     return {
         **env,
         "AIRFLOW_HOME": str(airflow_home),
@@ -105,12 +130,25 @@ def services_environment(
         "AIRFLOW__CORE__AUTH_MANAGER": (
             "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
         ),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+        **login,
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(port + 1),
         # Only the backfill's runs: unpausing a DAG must not also start its scheduled runs.
         "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
     }
+
+
+def passwords_file(airflow_home: Path) -> Path:
+    return airflow_home / "simple_auth_manager_passwords.json"
+
+
+def write_passwords_file(airflow_home: Path, users: Sequence[SimpleUser]) -> Path:
+    """The simple auth manager's passwords file (``{"user": "password"}``), readable by us only."""
+    path = passwords_file(airflow_home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(json.dumps({user.username: user.password for user in users}) + "\n")
+    return path
 
 
 @contextmanager
@@ -177,13 +215,17 @@ def _parse_time(text: str) -> datetime:
 class AirflowServices:
     """The running services of one ``airflow_services`` block, and the REST calls tests need."""
 
-    def __init__(self, airflow_home: Path, env: Mapping[str, str], port: int) -> None:
+    def __init__(
+        self, airflow_home: Path, env: Mapping[str, str], port: int, users: Sequence[SimpleUser] = ()
+    ) -> None:
         self.airflow_home = airflow_home
         self.env = dict(env)
         self.port = port
+        self.users = tuple(users)
         self.base_url = f"http://127.0.0.1:{port}"
         self.logs_dir = airflow_home / "services-logs"
         self.processes: dict[str, subprocess.Popen] = {}
+        self._token: str | None = None
 
     # ------------------------------------------------------------ processes
 
@@ -194,6 +236,8 @@ class AirflowServices:
                     f"port {port} is taken (another Airflow?): set {API_PORT_VARIABLE} to a free port"
                 )
         self.logs_dir.mkdir(parents=True, exist_ok=True)
+        if self.users:
+            write_passwords_file(self.airflow_home, self.users)
         for service in SERVICES:
             with open(self.logs_dir / f"{service}.log", "ab") as log_handle:
                 self.processes[service] = subprocess.Popen(
@@ -253,9 +297,10 @@ class AirflowServices:
         if query:
             url += "?" + urllib.parse.urlencode(query, doseq=True)
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(
-            url, data=data, method=method, headers={"Content-Type": "application/json"}
-        )
+        headers = {"Content-Type": "application/json"}
+        if self.users and not path.startswith("/auth/"):
+            headers["Authorization"] = f"Bearer {self.token()}"
+        request = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 payload = response.read()
@@ -263,6 +308,16 @@ class AirflowServices:
             detail = error.read().decode(errors="replace")
             raise AirflowServicesError(f"{method} {path} answered {error.code}: {detail}") from error
         return json.loads(payload) if payload else None
+
+    def token(self) -> str:
+        """A REST API token of the first user (a login through ``/auth/token``), fetched once."""
+        if self._token is None:
+            user = self.users[0]
+            answer = self.request(
+                "POST", "/auth/token", body={"username": user.username, "password": user.password}
+            )
+            self._token = answer["access_token"]
+        return self._token
 
     def health(self) -> dict:
         return self.request("GET", "/api/v2/monitor/health")
@@ -306,6 +361,54 @@ class AirflowServices:
         raise self._fail(
             f"{dag_id} was not serialised within {timeout:.0f}s; import errors: {self.import_errors()}"
         )
+
+    def dag_ids(self) -> list[str]:
+        """Every DAG the api-server knows, sorted."""
+        return sorted(
+            dag["dag_id"] for dag in self.request("GET", "/api/v2/dags", query={"limit": 100})["dags"]
+        )
+
+    def trigger_dag_run(
+        self,
+        dag_id: str,
+        conf: dict | None = None,
+        *,
+        logical_date: datetime | None = None,
+        run_id: str | None = None,
+    ) -> str:
+        """Trigger a manual run of ``dag_id`` (as the UI's Trigger button does); return its run id."""
+        body: dict[str, Any] = {
+            "conf": conf or {},
+            "logical_date": _iso(logical_date) if logical_date else None,
+        }
+        if run_id:
+            body["dag_run_id"] = run_id
+        return self.request("POST", f"/api/v2/dags/{dag_id}/dagRuns", body=body)["dag_run_id"]
+
+    def wait_for_dag_run(
+        self, dag_id: str, run_id: str, timeout: float = MAX_WAIT_SECONDS, *, fail_fast: bool = True
+    ) -> str:
+        """Wait until the run has finished; return its state. ``fail_fast`` as in ``wait_for_backfill``."""
+        deadline = time.monotonic() + min(timeout, MAX_WAIT_SECONDS)
+        quoted = urllib.parse.quote(run_id, safe="")
+        while time.monotonic() < deadline:
+            self._check_alive()
+            try:
+                state = self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{quoted}")["state"]
+            except TimeoutError:  # a busy machine: the api-server answers late, ask again
+                continue
+            if state in FINISHED_RUN_STATES:
+                return state
+            if fail_fast:
+                troubled = self.troubled_task_instances(dag_id, {run_id})
+                if troubled:
+                    summary = [(ti["task_id"], ti["map_index"], ti["state"]) for ti in troubled]
+                    raise AirflowServicesError(
+                        f"{dag_id} {run_id}: tasks in trouble {summary}\n"
+                        + self.task_log_tail(dag_id, run_id, troubled[0]["task_id"])
+                    )
+            time.sleep(POLL_SECONDS)
+        raise self._fail(f"{dag_id} {run_id} did not finish within {timeout:.0f}s")
 
     def unpause(self, dag_id: str) -> None:
         """Unpause ``dag_id``: the scheduler runs no task of a paused DAG, backfills included."""
@@ -463,21 +566,23 @@ def airflow_services(
     dags_folder: Path | str | None = None,
     overrides: Mapping[str, str] | None = None,
     startup_timeout: float = 180,
+    users: Sequence[SimpleUser] = (),
 ) -> Iterator[AirflowServices]:
     """Run api-server, scheduler and dag-processor on the migrated ``database_url``.
 
     ``env`` is the base environment (e.g. ``os.environ`` with the test stack's connections);
     ``dags_folder`` replaces its ``AIRFLOW__CORE__DAGS_FOLDER``; ``overrides`` (e.g.
-    ``{"AIRFLOW__CORE__PARALLELISM": "8"}``) go on top of everything the harness sets.
+    ``{"AIRFLOW__CORE__PARALLELISM": "8"}``) go on top of everything the harness sets; ``users``
+    turns the login on (see ``services_environment``).
     """
     port = port or api_port()
     environment = {
         **services_environment(
-            airflow_home, env, port=port, database_url=database_url, dags_folder=dags_folder
+            airflow_home, env, port=port, database_url=database_url, dags_folder=dags_folder, users=users
         ),
         **(overrides or {}),
     }
-    services = AirflowServices(airflow_home, environment, port)
+    services = AirflowServices(airflow_home, environment, port, users)
     try:
         services.start()
         services.wait_until_healthy(startup_timeout)
