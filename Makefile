@@ -72,7 +72,7 @@ ui: stack demo-data  ## start `airflow standalone` against the demo stack (login
 	  export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=$$AIRFLOW_HOME/local_passwords.json; \
 	  echo '{"admin": "admin"}' > $$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE; \
 	  echo "Airflow UI: http://localhost:8080   login: admin   password: admin   (local stack only)"; \
-	  $(BIN)/airflow standalone
+	  exec $(BIN)/python scripts/ui.py  # Ctrl-C / SIGTERM stop airflow standalone and all it started
 
 lint: setup  ## ruff, including the Airflow (AIR) rules
 	$(BIN)/ruff check .
