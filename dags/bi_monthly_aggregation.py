@@ -67,7 +67,7 @@ from __future__ import annotations
 import logging
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, Param, XComArg, dag, task
+from airflow.sdk import CronDataIntervalTimetable, Param, TriggerRule, XComArg, dag, task
 
 from analytics.alerts import deadline_alert
 from analytics.bi.config import BI_TIMEZONE
@@ -85,6 +85,7 @@ from analytics.operators.bi import (
     check_bi,
     report_bi,
 )
+from analytics.operators.data_checks import BiCheckOperator
 
 log = logging.getLogger(__name__)
 DATABASE = "{{ var.value.get('bi_database', '') }}"
@@ -183,6 +184,19 @@ def bi_monthly_aggregation():
         )
         for name in SNAPSHOTS
     ]
+
+    BiCheckOperator(
+        task_id="check_bi_collections",
+        database=DATABASE,
+        results=[
+            submissions.output,
+            cleanup.output,
+            sessions.output,
+            churn.output,
+            *[snapshot.output for snapshot in snapshots],
+        ],
+        trigger_rule=TriggerRule.NONE_FAILED,  # the churn is skipped in months that close no quarter
+    )
 
     gate >> months
     submissions >> cleanup

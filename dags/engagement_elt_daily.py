@@ -106,6 +106,7 @@ from analytics.operators.engagement import (
     LoadEventsOperator,
     TriggerWeeklyViewsOperator,
 )
+from analytics.operators.engagement_checks import daily_checks
 
 log = logging.getLogger(__name__)
 WEEKLY_VIEWS_DAG_ID = "engagement_weekly_views"
@@ -206,6 +207,7 @@ def engagement_elt_daily():
     [copy_production, load_events] >> enrich_events
     enrich_events >> branch_on_weekday(day) >> [trigger_weekly_views, skip_weekly_views]
     enrich_events >> find_stale_weeks >> [trigger_stale_weeks, no_stale_weeks]
+    enrich_events >> daily_checks()
 
 
 engagement_elt_daily()

@@ -79,6 +79,7 @@ from analytics.engagement.config import (
 )
 from analytics.engagement.weeks import WEEK_PARAM_PATTERN
 from analytics.operators.engagement import ComputeWeeklyViewsOperator, WeeksLoadedSensor
+from analytics.operators.engagement_checks import weekly_checks
 
 log = logging.getLogger(__name__)
 MONDAY = {"format": "date", "pattern": WEEK_PARAM_PATTERN}
@@ -140,11 +141,7 @@ def engagement_weekly_views():
         from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
         from analytics.engagement.config import load_engagement_config
-        from analytics.engagement.weeks import (
-            describe_weeks,
-            scheduled_run_skip_reason,
-            weeks_for_params,
-        )
+        from analytics.engagement.weeks import describe_weeks, scheduled_run_skip_reason, weeks_for_params
 
         skip_reason = scheduled_run_skip_reason(dag_run.run_type, data_interval_start, ENGAGEMENT_TIMEZONE)
         if skip_reason:
@@ -172,7 +169,7 @@ def engagement_weekly_views():
         map_index_template="{{ task.week_start }}",
         execution_timeout=COMPUTE_WEEK_EXECUTION_TIMEOUT,
     ).expand(week_start=weeks)
-    wait_for_week_loaded >> compute_week
+    wait_for_week_loaded >> compute_week >> weekly_checks()
 
 
 engagement_weekly_views()

@@ -69,6 +69,7 @@ from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, XComAr
 from analytics.alerts import deadline_alert
 from analytics.assets import TRACKING_LANDING, TRACKING_MASTER
 from analytics.dag_defaults import default_args, report_and_check
+from analytics.operators.data_checks import MasterLoadCheckOperator
 from analytics.operators.tracking import (
     LOAD_EXECUTION_TIMEOUT,
     LoadTrackingFileOperator,
@@ -143,6 +144,8 @@ def tracking_logs_master_load():
         max_active_tis_per_dagrun=2,
         map_index_template="{{ task.file['name'] }}",
     ).expand(file=plan.output)
+
+    MasterLoadCheckOperator(task_id="check_loaded_files", loads=loads.output)
 
     planned = XComArg(plan, key="plan")
     report_and_check(report_master_load, check_master_load, planned, loads.output, outlets=[TRACKING_MASTER])

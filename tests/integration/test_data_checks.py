@@ -1,0 +1,210 @@
+"""The data check tasks against the real local servers: each passes on a good load, fails with a
+clear message on a broken one, reads only the run's scope, and never changes the data.
+
+MongoDB checks run on nx-27017 (a fresh database per test); the engagement SQL checks on the
+stack's PostgreSQL, in the throwaway databases of ``test_engagement_elt``'s fixtures, rendered
+with the XComs the DAG run would hand them.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pendulum
+import pytest
+from airflow.sdk.exceptions import AirflowFailException
+
+from analytics.edx.tracking_files import TrackingFile
+from analytics.edx.tracking_load import IMPORTED_COLLECTION, MASTER_COLLECTION, load_tracking_file
+from analytics.operators.data_checks import bi_checks, master_load_checks
+from analytics.operators.engagement import EnrichEventsOperator, LoadEventsOperator
+from analytics.operators.engagement_checks import daily_checks, weekly_checks
+from analytics.operators.mongo_checks import MongoCheckOperator
+from tests.integration.test_engagement_elt import (  # noqa: F401 (fixtures)
+    ANALYTICS_CONN_ID,
+    MONDAY_DAY,
+    PROD_CONN_ID,
+    config,
+    databases,
+    production,
+)
+from tests.tracking_logs import now, write_log
+
+# ---------------------------------------------------------------- MongoDB
+
+
+def _run_mongo_checks(database, checks) -> list[dict]:
+    return MongoCheckOperator(task_id="check", database=database.name, checks=checks).execute({})
+
+
+def _load_file(database, path: Path, events: int, bad: int = 0) -> dict:
+    write_log(path, events, bad_lines={number: b"not json\n" for number in range(bad)})
+    return load_tracking_file(database, TrackingFile.at(path), errors_dir=path.parent, clock=now).as_dict()
+
+
+def test_master_load_checks_pass_then_name_what_broke(mongo_database, tmp_path: Path) -> None:
+    loaded = _load_file(mongo_database, tmp_path / "tracking.log-20240304", 12, bad=2)
+    assert (loaded["read"], loaded["discarded"]) == (14, 2)
+    checks = master_load_checks([loaded])
+
+    outcomes = _run_mongo_checks(mongo_database, checks)
+    assert [outcome["passed"] for outcome in outcomes] == [True, True, True]
+    assert outcomes[2]["actual"] == 12
+
+    master = mongo_database[MASTER_COLLECTION]
+    master.delete_one({"_id": "tracking.log-20240304:3"})
+    with pytest.raises(AirflowFailException) as failed:
+        _run_mongo_checks(mongo_database, checks)
+    message = str(failed.value)
+    assert "1 of 3 data check(s) failed" in message
+    assert (
+        f"{mongo_database.name}.tracking: events of tracking.log-20240304 = lines read - discarded: "
+        "expected equal to 12, actual 11"
+    ) in message
+    assert master.count_documents({}) == 11  # the check changed nothing
+
+    mongo_database[IMPORTED_COLLECTION].update_one({"_id": "tracking.log-20240304"}, {"$inc": {"read": 1}})
+    with pytest.raises(
+        AirflowFailException,
+        match=r"tracking_imported: read = loaded \+ rejected: expected equal to 0, actual 1",
+    ):
+        _run_mongo_checks(mongo_database, checks)
+
+
+def test_master_load_checks_read_only_the_runs_files(mongo_database, tmp_path: Path) -> None:
+    this_run = _load_file(mongo_database, tmp_path / "tracking.log-20240305", 5)
+    _load_file(mongo_database, tmp_path / "tracking.log-20240304", 5)
+    # Another run's file, broken: not this run's business.
+    mongo_database[MASTER_COLLECTION].delete_one({"_id": "tracking.log-20240304:1"})
+    mongo_database[IMPORTED_COLLECTION].update_one({"_id": "tracking.log-20240304"}, {"$inc": {"read": 1}})
+    checks = master_load_checks([this_run])
+    assert all(outcome["passed"] for outcome in _run_mongo_checks(mongo_database, checks))
+    assert all(outcome["passed"] for outcome in _run_mongo_checks(mongo_database, checks))  # idempotent
+
+
+def _sessions(month: str, institution: int, form: int) -> dict:
+    return {
+        "_id": f"{month}|{institution}|{form}",
+        "month": month,
+        "institution_id": institution,
+        "form_id": form,
+    }
+
+
+def test_bi_checks_catch_a_duplicate_period_of_the_run_only(mongo_database) -> None:
+    collection = mongo_database["monthly_sessions"]
+    collection.insert_many([_sessions("2024-03", 1, form) for form in (10, 11, 12)])
+    collection.insert_many([_sessions("2024-02", 1, 10), {**_sessions("2024-02", 1, 10), "_id": "stray"}])
+    summary = {
+        "collection": "monthly_sessions",
+        "period": "2024-03",
+        "rows": 3,
+        "written": 3,
+        "state": "complete",
+    }
+    checks = bi_checks([summary])
+    assert all(
+        outcome["passed"] for outcome in _run_mongo_checks(mongo_database, checks)
+    )  # Feb's duplicate: not this run's
+
+    collection.insert_one({**_sessions("2024-03", 1, 11), "_id": "a second 2024-03|1|11"})
+    with pytest.raises(AirflowFailException) as failed:
+        _run_mongo_checks(mongo_database, checks)
+    message = str(failed.value)
+    assert (
+        "monthly_sessions: 2024-03: documents = rows from PostgreSQL: expected equal to 3, actual 4"
+        in message
+    )
+    assert (
+        "monthly_sessions: 2024-03: no duplicate month, institution_id, form_id: expected equal to 0, actual 1"
+        in message
+    )
+    assert collection.count_documents({"month": "2024-03"}) == 4
+
+
+# ---------------------------------------------------------------- PostgreSQL (engagement)
+
+
+class _RunXComs:
+    """The run's XComs by task id, as ``ti.xcom_pull(task_ids=...)`` gives them to the templates."""
+
+    def __init__(self, xcoms: dict) -> None:
+        self.xcoms = xcoms
+
+    def xcom_pull(self, task_ids: str, **_: object) -> object:
+        return self.xcoms[task_ids]
+
+
+def _check(operator, xcoms: dict) -> None:
+    operator.conn_id = ANALYTICS_CONN_ID  # the test's analytics database (the DAG's: the configuration's)
+    context = {"ti": _RunXComs(xcoms), "params": {}}
+    operator.render_template_fields(context)
+    operator.execute(context)
+
+
+def _daily_run(day: date) -> dict:
+    """copy_production, load_events and enrich_events as the daily run does them; its XComs."""
+    from analytics.engagement.config import load_engagement_config
+    from analytics.engagement.elt import copy_production
+
+    copy_production(PROD_CONN_ID, ANALYTICS_CONN_ID, load_engagement_config())
+    start = pendulum.datetime(day.year, day.month, day.day, tz="Europe/Paris")
+    context = {"data_interval_start": start, "data_interval_end": start.add(days=1)}
+    conn_ids = {"source_conn_id": PROD_CONN_ID, "target_conn_id": ANALYTICS_CONN_ID}
+    loaded = LoadEventsOperator(task_id="load_events", **conn_ids).execute(context)
+    EnrichEventsOperator(task_id="enrich_events", **conn_ids).execute(context)
+    return {"load_events": loaded}
+
+
+def _daily(task_id: str):
+    return next(check for check in daily_checks() if check.task_id == task_id)
+
+
+def test_daily_checks_pass_on_a_good_load_and_fail_on_a_broken_one(production) -> None:  # noqa: F811
+    xcoms = _daily_run(MONDAY_DAY)
+    assert xcoms["load_events"]["events"] > 1
+    for task_id in ("check_events_loaded", "check_event_keys", "check_load_log"):
+        _check(_daily(task_id), xcoms)
+
+    with production.connect(production.analytics) as conn:
+        (before,) = conn.execute("SELECT count(*) FROM evenement_engagement").fetchone()
+        conn.execute("DELETE FROM evenement_engagement WHERE id = (SELECT max(id) FROM evenement_engagement)")
+    with pytest.raises(AirflowFailException, match="row_count_matches_source"):
+        _check(_daily("check_events_loaded"), xcoms)
+
+    with production.connect(production.analytics) as conn:
+        conn.execute(
+            "UPDATE evenement_engagement SET week = NULL WHERE id = (SELECT min(id) FROM evenement_engagement)"
+        )
+    with pytest.raises(AirflowFailException, match="(?s)Column: week.*null_check"):
+        _check(_daily("check_event_keys"), xcoms)
+
+    with production.connect(production.analytics) as conn:
+        conn.execute("DELETE FROM engagement_loaded_days WHERE day = %s", (MONDAY_DAY,))
+    with pytest.raises(AirflowFailException, match="one_row_per_day"):
+        _check(_daily("check_load_log"), xcoms)
+
+    with production.connect(production.analytics) as conn:  # the checks wrote nothing
+        assert conn.execute("SELECT count(*) FROM evenement_engagement").fetchone() == (before - 1,)
+
+
+def test_weekly_check_passes_on_computed_weeks_and_fails_on_a_missing_view_or_week(
+    production,  # noqa: F811
+    config,  # noqa: F811
+) -> None:
+    from analytics.engagement.weekly_views import recompute_week
+
+    _daily_run(MONDAY_DAY)  # its reference tables, Sunday's and Monday's events
+    week = date(2024, 1, 8)
+    rows = recompute_week(ANALYTICS_CONN_ID, week, config).rows
+    assert rows["analytics_fonctionnalites"] > 0
+    _check(weekly_checks(), {"weeks_to_compute": [week.isoformat()]})
+
+    with pytest.raises(AirflowFailException, match="every_week_computed_once"):
+        _check(weekly_checks(), {"weeks_to_compute": [week.isoformat(), "2024-01-15"]})
+
+    with production.connect(production.analytics) as conn:
+        conn.execute("DELETE FROM analytics_fonctionnalites WHERE week = %s", (week,))
+    with pytest.raises(AirflowFailException, match="views_hold_their_rows"):
+        _check(weekly_checks(), {"weeks_to_compute": [week.isoformat()]})
