@@ -131,6 +131,7 @@ BRANCH_XCOM = "{{{{ ti.xcom_pull(task_ids='branch_on_weekday', key='{}') }}}}"
     params={
         "weekly_views": Param(
             True,
+            title="Weekly views on Mondays",
             type="boolean",
             description=(
                 "On a Monday's run, trigger the weekly views of the week that just ended (that run "

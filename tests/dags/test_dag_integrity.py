@@ -630,8 +630,8 @@ def test_tags_come_from_the_vocabulary(dag_bag):
         assert not unknown, f"{dag.dag_id}: tags {sorted(unknown)} are not in analytics.dag_defaults.TAGS"
 
 
-def test_every_param_has_a_type_and_a_description(dag_bag):
-    """Each param has a JSON-schema type, a description, a valid schema, and a default that fits it."""
+def test_every_param_has_a_type_a_title_and_a_description(dag_bag):
+    """Each param has a JSON-schema type, a title and a description (the trigger form shows both), a valid schema, and a default that fits it."""
     from airflow.sdk.exceptions import ParamValidationError
     from jsonschema.validators import validator_for
 
@@ -643,6 +643,7 @@ def test_every_param_has_a_type_and_a_description(dag_bag):
             types = [types] if isinstance(types, str) else list(types)
             assert set(types) <= JSON_SCHEMA_TYPES, f"{dag.dag_id}: param {name!r} has type {types}"
             assert param.description, f"{dag.dag_id}: param {name!r} has no description"
+            assert param.schema.get("title"), f"{dag.dag_id}: param {name!r} has no title"
             validator_for(param.schema).check_schema(param.schema)
             if param.has_value:
                 try:
