@@ -290,7 +290,13 @@ def test_daily_dag_fails_loudly_and_bounds_its_long_tasks(engagement_dags):
         "skip_weekly_views",
     }
     assert daily.get_task("find_stale_weeks").downstream_task_ids == {"trigger_stale_weeks", "no_stale_weeks"}
-    assert daily.get_task("enrich_events").downstream_task_ids == {"branch_on_weekday", "find_stale_weeks"}
+    assert daily.get_task("enrich_events").downstream_task_ids == {
+        "branch_on_weekday",
+        "find_stale_weeks",
+        "check_events_loaded",  # the data checks read what the run loaded, beside the branches
+        "check_event_keys",
+        "check_load_log",
+    }
     wait = weekly.get_task("wait_for_week_loaded")
     assert wait.mode == "reschedule" and wait.timeout == WEEK_LOADED_TIMEOUT.total_seconds()
     assert weekly.get_task("compute_week").upstream_task_ids == {"weeks_to_compute", "wait_for_week_loaded"}
