@@ -283,6 +283,10 @@ def test_each_dag_page_shows_its_owner_tags_and_documentation_headings(operator,
 
     page = operator.open(f"/dags/{dag_id}", "Owner")
     declared = stack.services.request("GET", f"/api/v2/dags/{dag_id}")
+    for owner in declared["owners"]:  # the header's values arrive after its labels on a busy machine
+        expect(page.get_by_text(re.compile(rf"\b{re.escape(owner)}\b")).first).to_be_visible(
+            timeout=UI_TIMEOUT_MS
+        )
     header = operator.text()
     assert declared["owners"] and declared["owners"] != ["airflow"], declared["owners"]
     for owner in declared["owners"]:
@@ -306,6 +310,8 @@ def test_each_dag_page_shows_its_owner_tags_and_documentation_headings(operator,
 
 
 def test_the_runs_show_their_tasks_and_mapped_tasks_by_file_or_course(operator, stack):
+    from playwright.sync_api import expect
+
     expected_labels = {
         ("tracking_logs_master_load", "load_file"): [
             path.name.removesuffix(".gz") for path in sorted((stack.demo / "tracking").glob("*.log.gz"))
@@ -331,6 +337,7 @@ def test_the_runs_show_their_tasks_and_mapped_tasks_by_file_or_course(operator, 
         rows = operator.page.get_by_role("row").filter(
             has=operator.page.get_by_role("link", name=task_id, exact=True)
         )
+        expect(rows).to_have_count(len(labels), timeout=UI_TIMEOUT_MS)  # the rows arrive after the header
         shown = sorted(operator.text(row).lower() for row in rows.all())
         assert len(shown) == len(labels), (dag_id, task_id, shown)
         for label in labels:
