@@ -161,6 +161,31 @@ class BiCheckOperator(MongoCheckOperator):
 
     def checks_for(self, context: Any) -> list[tuple[str, MongoCheck]]:
         from analytics.bi.config import load_bi_config
+        from analytics.stores.mongo import mongo_client
 
         database = self.database or load_bi_config().database
-        return [(database, check) for check in bi_checks(_summaries(*self.results))]
+        checks = bi_checks(_summaries(*self.results))
+        with mongo_client(self.mongo_conn_id) as client:
+            superseded = superseded_snapshots(client[database], checks)
+        for check in superseded:
+            self.log.info(
+                "not checked: %s of %s, replaced by a later month's snapshot", check.name, check.collection
+            )
+        return [(database, check) for check in checks if check not in superseded]
+
+
+def superseded_snapshots(database: Any, checks: Sequence[MongoCheck]) -> list[MongoCheck]:
+    """The snapshot checks whose month a later run has replaced (a snapshot collection keeps its latest month only).
+
+    In a backfill, March's run may replace February's snapshot before February's check reads it.
+    """
+    from analytics.bi.documents import AS_OF_MONTH
+
+    superseded = []
+    for check in checks:
+        month = (check.filter or {}).get(AS_OF_MONTH)
+        if month is not None and database[check.collection].count_documents(
+            {AS_OF_MONTH: {"$gt": month}}, limit=1
+        ):
+            superseded.append(check)
+    return superseded
