@@ -74,7 +74,7 @@ from __future__ import annotations
 from airflow.sdk import Param, dag
 
 from analytics.assets import COURSE_KPIS, COURSE_TRACKING
-from analytics.dag_defaults import default_args, report_and_check
+from analytics.dag_defaults import default_args, optional_text, report_and_check
 from analytics.operators.extraction import (
     COURSE_CONFIG_DIR_TEMPLATE,
     ListCourseConfigsOperator,
@@ -86,6 +86,7 @@ from analytics.operators.kpis import (
     check_course_kpis,
     report_course_kpis,
 )
+from analytics.pools import MONGODB_WRITES
 
 DATE_OR_EMPTY = r"^(\d{4}-\d{2}-\d{2})?$"
 
@@ -101,16 +102,12 @@ DATE_OR_EMPTY = r"^(\d{4}-\d{2}-\d{2})?$"
     tags=["edx", "kpi", "transformation", "mongodb", "s3"],
     params={
         **course_selection_params("compute"),
-        "from_date": Param(
-            "",
-            type="string",
+        "from_date": optional_text(
             pattern=DATE_OR_EMPTY,
             title="From date",
             description="First day to recompute (YYYY-MM-DD, UTC); empty: the course's enrollment day.",
         ),
-        "to_date": Param(
-            "",
-            type="string",
+        "to_date": optional_text(
             pattern=DATE_OR_EMPTY,
             title="To date",
             description="Last day to recompute, included (YYYY-MM-DD, UTC); empty: the course's completion day.",
@@ -121,9 +118,7 @@ DATE_OR_EMPTY = r"^(\d{4}-\d{2}-\d{2})?$"
             title="Include contact details",
             description="Copy learners' email and name into `learners` and the report: staff exports only.",
         ),
-        "report_dir": Param(
-            "",
-            type="string",
+        "report_dir": optional_text(
             title="Report directory",
             description="Where the HTML reports go; empty: the `edx_report_dir` Variable, else the configuration's.",
         ),
@@ -143,15 +138,11 @@ DATE_OR_EMPTY = r"^(\d{4}-\d{2}-\d{2})?$"
                 '{"never_exclude": ["username"]} or {"studio": false}; empty: the configuration\'s.'
             ),
         ),
-        "s3_bucket": Param(
-            "",
-            type="string",
+        "s3_bucket": optional_text(
             title="S3 bucket",
             description="Bucket the reports are uploaded to; empty: the configuration's.",
         ),
-        "s3_prefix": Param(
-            "",
-            type="string",
+        "s3_prefix": optional_text(
             title="S3 prefix",
             description="Key prefix of the uploaded reports; empty: the configuration's.",
         ),
@@ -164,15 +155,16 @@ def course_kpis():
         courses="{{ params.courses }}",
     )
     computed = ComputeCourseKpisOperator.partial(
+        pool=MONGODB_WRITES,
         task_id="compute_course",
-        from_date="{{ params.from_date }}",
-        to_date="{{ params.to_date }}",
+        from_date="{{ params.from_date or '' }}",
+        to_date="{{ params.to_date or '' }}",
         include_contact_info="{{ params.include_contact_info }}",
         report_dir="{{ params.report_dir or var.value.get('edx_report_dir', '') }}",
         session_timeout_minutes="{{ params.session_timeout_minutes }}",
         staff_rule="{{ params.staff_rule }}",
-        s3_bucket="{{ params.s3_bucket }}",
-        s3_prefix="{{ params.s3_prefix }}",
+        s3_bucket="{{ params.s3_bucket or '' }}",
+        s3_prefix="{{ params.s3_prefix or '' }}",
         execution_timeout=KPI_EXECUTION_TIMEOUT,
         max_active_tis_per_dagrun=2,
         map_index_template="{{ task.config_path.rsplit('/', 1)[-1] }}",

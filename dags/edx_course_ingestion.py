@@ -65,13 +65,14 @@ from collections.abc import Sequence
 from airflow.sdk import Param, TriggerRule, dag, task
 
 from analytics.assets import EDX_COURSE_DATABASES
-from analytics.dag_defaults import default_args
+from analytics.dag_defaults import default_args, optional_text
 from analytics.operators.edx import (
     INGEST_EXECUTION_TIMEOUT,
     DiscoverEdxCoursesOperator,
     IngestEdxCourseOperator,
     summarize_ingestion,
 )
+from analytics.pools import MONGODB_WRITES
 
 PACKAGE_DIR = "{{ params.package_dir or var.value.get('edx_package_dir', '') }}"
 
@@ -85,9 +86,7 @@ PACKAGE_DIR = "{{ params.package_dir or var.value.get('edx_package_dir', '') }}"
     tags=["edx", "ingestion", "mongodb", "manual"],
     max_active_runs=1,
     params={
-        "package_dir": Param(
-            "",
-            type="string",
+        "package_dir": optional_text(
             title="Package folder",
             description="Folder of the edX research data package; empty: the `edx_package_dir` Variable.",
         ),
@@ -107,6 +106,7 @@ PACKAGE_DIR = "{{ params.package_dir or var.value.get('edx_package_dir', '') }}"
 def edx_course_ingestion():
     courses = DiscoverEdxCoursesOperator(task_id="discover_courses", package_dir=PACKAGE_DIR)
     ingest = IngestEdxCourseOperator.partial(
+        pool=MONGODB_WRITES,
         task_id="ingest_course",
         package_dir=PACKAGE_DIR,
         rejection_threshold="{{ params.rejection_threshold }}",

@@ -53,10 +53,10 @@ data-engineering (edX analytics).
 
 from __future__ import annotations
 
-from airflow.sdk import CronTriggerTimetable, Param, dag
+from airflow.sdk import CronTriggerTimetable, dag
 
 from analytics.assets import TRACKING_LANDING
-from analytics.dag_defaults import default_args, report_and_check
+from analytics.dag_defaults import default_args, optional_text, report_and_check
 from analytics.operators.s3_download import (
     DOWNLOAD_EXECUTION_TIMEOUT,
     DownloadS3LogsOperator,
@@ -76,27 +76,19 @@ from analytics.operators.s3_download import (
     default_args=default_args(),
     tags=["edx", "ingestion", "s3", "daily"],
     params={
-        "bucket": Param(
-            "",
-            type="string",
+        "bucket": optional_text(
             title="Bucket",
             description="S3 bucket of the tracking logs; empty: include/config/s3_download.json.",
         ),
-        "prefix": Param(
-            "",
-            type="string",
+        "prefix": optional_text(
             title="Prefix",
             description="Only keys starting with this; empty: include/config/s3_download.json.",
         ),
-        "landing_dir": Param(
-            "",
-            type="string",
+        "landing_dir": optional_text(
             title="Landing directory",
             description="Folder the files are downloaded to; empty: the `edx_tracking_dir` Variable.",
         ),
-        "from_date": Param(
-            "",
-            type="string",
+        "from_date": optional_text(
             pattern=r"^(\d{4}-\d{2}-\d{2})?$",
             title="From date",
             description="Keys dated (in their name) before this day are left alone, YYYY-MM-DD; "
@@ -107,10 +99,10 @@ from analytics.operators.s3_download import (
 def s3_log_download():
     plan = PlanS3DownloadOperator(
         task_id="plan_downloads",
-        bucket="{{ params.bucket }}",
-        prefix="{{ params.prefix }}",
+        bucket="{{ params.bucket or '' }}",
+        prefix="{{ params.prefix or '' }}",
         landing_dir="{{ params.landing_dir or var.value.get('edx_tracking_dir', '') }}",
-        from_date="{{ params.from_date }}",
+        from_date="{{ params.from_date or '' }}",
     )
     download = DownloadS3LogsOperator(
         task_id="download_logs", plan=plan.output, execution_timeout=DOWNLOAD_EXECUTION_TIMEOUT

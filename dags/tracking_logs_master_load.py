@@ -68,7 +68,7 @@ from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, XComAr
 
 from analytics.alerts import deadline_alert
 from analytics.assets import TRACKING_LANDING, TRACKING_MASTER
-from analytics.dag_defaults import default_args, report_and_check
+from analytics.dag_defaults import default_args, optional_text, report_and_check
 from analytics.operators.data_checks import MasterLoadCheckOperator
 from analytics.operators.tracking import (
     LOAD_EXECUTION_TIMEOUT,
@@ -77,6 +77,7 @@ from analytics.operators.tracking import (
     check_master_load,
     report_master_load,
 )
+from analytics.pools import MONGODB_WRITES
 
 
 @dag(
@@ -93,15 +94,11 @@ from analytics.operators.tracking import (
     default_args=default_args(),
     tags=["edx", "ingestion", "mongodb", "daily"],
     params={
-        "landing_dir": Param(
-            "",
-            type="string",
+        "landing_dir": optional_text(
             title="Landing directory",
             description="Folder of the tracking logs; empty: the `edx_tracking_dir` Variable.",
         ),
-        "errors_dir": Param(
-            "",
-            type="string",
+        "errors_dir": optional_text(
             title="Errors directory",
             description="Where each file's `<name>-errors` goes; empty: beside the input file.",
         ),
@@ -137,8 +134,9 @@ def tracking_logs_master_load():
         max_files_per_run="{{ params.max_files_per_run }}",
     )
     loads = LoadTrackingFileOperator.partial(
+        pool=MONGODB_WRITES,
         task_id="load_file",
-        errors_dir="{{ params.errors_dir }}",
+        errors_dir="{{ params.errors_dir or '' }}",
         batch_size="{{ params.batch_size }}",
         execution_timeout=LOAD_EXECUTION_TIMEOUT,
         max_active_tis_per_dagrun=2,

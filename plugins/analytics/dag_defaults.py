@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from airflow.sdk import Asset, TriggerRule, task
+from airflow.sdk import Asset, Param, TriggerRule, task
 
 from analytics.alerts import FailureNotifier
 
@@ -51,6 +51,17 @@ def default_args(owner: str = DATA_ENGINEERING, **overrides: Any) -> dict[str, A
         "on_failure_callback": FailureNotifier(),  # analytics.alerts: e-mail or the configured notifier
         **overrides,
     }
+
+
+def optional_text(*, title: str, description: str, **schema: Any) -> Param:
+    """An optional string param: empty (null) by default, so the trigger form does not require it.
+
+    Airflow's trigger form treats a ``type="string"`` param as required, even with ``""`` as its
+    default, and sends an emptied field as null; ``["null", "string"]`` accepts both. A
+    ``pattern`` applies to strings only. Templates read it as ``{{ params.name or '' }}``: a bare
+    ``{{ params.name }}`` renders null as the text ``None``.
+    """
+    return Param(None, type=["null", "string"], title=title, description=description, **schema)
 
 
 def report_and_check(

@@ -37,7 +37,7 @@ def test_the_dag_runs_on_the_course_tracking_asset_and_publishes_the_kpis(kpis_d
     assert kpis_dag.get_task("compute_course").outlets == []
     assert kpis_dag.get_task("report").trigger_rule == kpis_dag.get_task("check").trigger_rule == "all_done"
     params = kpis_dag.params
-    assert params["include_contact_info"] is False and params["from_date"] == "" and params["courses"] == []
+    assert params["include_contact_info"] is False and params["from_date"] is None and params["courses"] == []
 
 
 def test_bad_params_are_refused_before_the_run(kpis_dag):

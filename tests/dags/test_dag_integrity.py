@@ -652,6 +652,11 @@ def test_every_param_has_a_type_a_title_and_a_description(dag_bag):
                     pytest.fail(
                         f"{dag.dag_id}: param {name!r} default {param.value!r} fails its schema: {error}"
                     )
+            # The trigger form takes a non-null string type with an empty default as required.
+            assert not (types == ["string"] and param.value == ""), (
+                f"{dag.dag_id}: param {name!r} is an empty string that the trigger form would require;"
+                " use analytics.dag_defaults.optional_text"
+            )
 
 
 @pytest.mark.parametrize("path", idiom_checked_files(), ids=lambda path: str(path.relative_to(REPO)))

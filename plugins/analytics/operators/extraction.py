@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from airflow.sdk import BaseOperator, Param
 
 from analytics.connections import MONGO_DEFAULT
+from analytics.dag_defaults import optional_text
 from analytics.operators.tracking import LOAD_EXECUTION_TIMEOUT, _names
+from analytics.pools import MONGODB_WRITES
 
 COURSE_CONFIG_DIR_TEMPLATE = "{{ params.course_config_dir or var.value.get('edx_course_config_dir', '') }}"
 """The configs folder a run reads: the param, else the Variable (else the operator's default folder)."""
@@ -24,9 +26,7 @@ COURSE_CONFIG_DIR_TEMPLATE = "{{ params.course_config_dir or var.value.get('edx_
 def course_selection_params(what: str) -> dict[str, Param]:
     """The params of a DAG that works per course config: the folder and the ``edx_id``s to ``what`` (a verb)."""
     return {
-        "course_config_dir": Param(
-            "",
-            type="string",
+        "course_config_dir": optional_text(
             title="Course config directory",
             description=(
                 "Folder of the course configs (one JSON file per course); empty: the "
@@ -77,6 +77,8 @@ class ExtractCourseTrackingOperator(BaseOperator):
     An invalid config fails this task only (no retry: the file must be fixed), with a message
     naming the file and the field.
     """
+
+    writes_to: ClassVar[str] = MONGODB_WRITES  # the pool the DAGs give its tasks (analytics.pools)
 
     template_fields: Sequence[str] = ("config_path", "full_refresh")
     ui_color = "#dff3e4"
