@@ -86,6 +86,7 @@ from analytics.operators.bi import (
     report_bi,
 )
 from analytics.operators.data_checks import BiCheckOperator
+from analytics.pools import MONGODB_WRITES
 
 log = logging.getLogger(__name__)
 DATABASE = "{{ var.value.get('bi_database', '') }}"
@@ -157,24 +158,33 @@ def bi_monthly_aggregation():
         database=DATABASE,
     )
     submissions = MonthlySubmissionsOperator.partial(
+        pool=MONGODB_WRITES,
         task_id="monthly_submissions",
         database=DATABASE,
         map_index_template="{{ task.month }} forms {{ task.form_ids[0] }}-{{ task.form_ids[-1] }}",
     ).expand_kwargs(chunks.output)
     cleanup = RemoveUnplannedFormsOperator.partial(
+        pool=MONGODB_WRITES,
         task_id="monthly_submissions_cleanup",
         form_ids=XComArg(chunks, key="form_ids"),
         database=DATABASE,
         map_index_template="{{ task.month }}",
     ).expand(month=months.output)
     sessions = MonthlySessionsOperator.partial(
-        task_id="monthly_sessions", database=DATABASE, map_index_template="{{ task.month }}"
+        pool=MONGODB_WRITES,
+        task_id="monthly_sessions",
+        database=DATABASE,
+        map_index_template="{{ task.month }}",
     ).expand(month=months.output)
     churn = QuarterlyFormChurnOperator.partial(
-        task_id="quarterly_form_churn", database=DATABASE, map_index_template="{{ task.month }}"
+        pool=MONGODB_WRITES,
+        task_id="quarterly_form_churn",
+        database=DATABASE,
+        map_index_template="{{ task.month }}",
     ).expand(month=months.output)
     snapshots = [
         SnapshotOperator(
+            pool=MONGODB_WRITES,
             task_id=name,
             collection=name,
             month="{{ ti.xcom_pull(task_ids='plan_months')[-1] }}",

@@ -73,6 +73,7 @@ from analytics.operators.extraction import (
     report_extraction,
 )
 from analytics.operators.tracking import LOAD_EXECUTION_TIMEOUT
+from analytics.pools import MONGODB_WRITES
 
 
 @dag(
@@ -101,6 +102,7 @@ def course_tracking_extraction():
         courses="{{ params.courses }}",
     )
     extractions = ExtractCourseTrackingOperator.partial(
+        pool=MONGODB_WRITES,
         task_id="extract_course",
         full_refresh="{{ params.full_refresh }}",
         execution_timeout=LOAD_EXECUTION_TIMEOUT,

@@ -107,6 +107,7 @@ from analytics.operators.engagement import (
     TriggerWeeklyViewsOperator,
 )
 from analytics.operators.engagement_checks import daily_checks
+from analytics.pools import POSTGRES_WRITES
 
 log = logging.getLogger(__name__)
 WEEKLY_VIEWS_DAG_ID = "engagement_weekly_views"
@@ -173,10 +174,12 @@ def engagement_elt_daily():
 
     day = day_to_load()
     copy_production = CopyProductionOperator(
-        task_id="copy_production", execution_timeout=COPY_EXECUTION_TIMEOUT
+        pool=POSTGRES_WRITES, task_id="copy_production", execution_timeout=COPY_EXECUTION_TIMEOUT
     )
-    load_events = LoadEventsOperator(task_id="load_events", execution_timeout=LOAD_EXECUTION_TIMEOUT)
-    enrich_events = EnrichEventsOperator(task_id="enrich_events")
+    load_events = LoadEventsOperator(
+        pool=POSTGRES_WRITES, task_id="load_events", execution_timeout=LOAD_EXECUTION_TIMEOUT
+    )
+    enrich_events = EnrichEventsOperator(pool=POSTGRES_WRITES, task_id="enrich_events")
     week = BRANCH_XCOM.format("week")
     trigger_weekly_views = TriggerWeeklyViewsOperator(
         task_id="trigger_weekly_views",

@@ -80,6 +80,7 @@ from analytics.engagement.config import (
 from analytics.engagement.weeks import WEEK_PARAM_PATTERN
 from analytics.operators.engagement import ComputeWeeklyViewsOperator, WeeksLoadedSensor
 from analytics.operators.engagement_checks import weekly_checks
+from analytics.pools import POSTGRES_WRITES
 
 log = logging.getLogger(__name__)
 MONDAY = {"format": "date", "pattern": WEEK_PARAM_PATTERN}
@@ -165,6 +166,7 @@ def engagement_weekly_views():
         timeout=WEEK_LOADED_TIMEOUT,  # a timeout fails the task without retries; clear it to wait again
     )
     compute_week = ComputeWeeklyViewsOperator.partial(
+        pool=POSTGRES_WRITES,
         task_id="compute_week",
         map_index_template="{{ task.week_start }}",
         execution_timeout=COMPUTE_WEEK_EXECUTION_TIMEOUT,

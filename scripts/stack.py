@@ -33,6 +33,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = REPO / ".venv" / "bin"
+POOLS_FILE = REPO / "include" / "config" / "pools.json"  # analytics.pools reads the same file
 DATABASES = ("prod", "analytics", "app")
 DEADLINE_DAGS = (
     "engagement_elt_daily",
@@ -483,18 +484,22 @@ def write_env_file(stack: Stack) -> None:
 
 
 def migrate_airflow_db(stack: Stack) -> None:
-    """Run `airflow db migrate` once per Airflow version and cluster, not on every `up`."""
+    """Run `airflow db migrate` and import the pools once per Airflow version, pools file and cluster."""
     import importlib.metadata
 
-    version = importlib.metadata.version("apache-airflow-core")
+    pools = hashlib.sha256(POOLS_FILE.read_bytes()).hexdigest()[:16]
+    version = f"{importlib.metadata.version('apache-airflow-core')} pools {pools}"
     stamp = stack.airflow_home / ".migrated"
     if stamp.exists() and stamp.read_text().strip() == version and metadata_database_migrated(stack):
         return
     stack.airflow_home.mkdir(parents=True, exist_ok=True)
-    log("migrating the Airflow metadata database (once)")
+    log("migrating the Airflow metadata database and importing the pools (once)")
     env = {**os.environ, **environment(stack)}
+    airflow = str(VENV_BIN / "airflow")
+    subprocess.run([airflow, "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
+    # A task whose pool does not exist is never scheduled: the pools come with the database.
     subprocess.run(
-        [str(VENV_BIN / "airflow"), "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL
+        [airflow, "pools", "import", str(POOLS_FILE)], env=env, check=True, stdout=subprocess.DEVNULL
     )
     stamp.write_text(version + "\n")
 

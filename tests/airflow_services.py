@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
+POOLS_FILE = Path(__file__).resolve().parents[1] / "include" / "config" / "pools.json"
 DEFAULT_API_PORT = 28080
 API_PORT_VARIABLE = "ANALYTICS_TEST_API_PORT"
 SERVICES = ("api-server", "scheduler", "dag-processor")
@@ -185,17 +186,25 @@ def metadata_database(env: Mapping[str, str]) -> Iterator[str]:
 
 
 def migrate_metadata_db(airflow_home: Path, env: Mapping[str, str], database_url: str) -> None:
-    """Create Airflow's tables in ``database_url`` (``airflow db migrate``, ~15 s)."""
+    """Create Airflow's tables in ``database_url`` (``airflow db migrate``, ~15 s) and the DAGs' pools.
+
+    The pools come from ``include/config/pools.json``, as on the stack and in compose: a task whose
+    pool does not exist is never scheduled.
+    """
     airflow_home.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(
-        [AIRFLOW, "db", "migrate"],
-        env={**env, "AIRFLOW_HOME": str(airflow_home), "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_url},
-        capture_output=True,
-        text=True,
-        timeout=MAX_WAIT_SECONDS,
-    )
-    if result.returncode != 0:
-        raise AirflowServicesError(f"airflow db migrate failed:\n{_tail(result.stdout + result.stderr)}")
+    command_env = {
+        **env,
+        "AIRFLOW_HOME": str(airflow_home),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_url,
+    }
+    for command in (["db", "migrate"], ["pools", "import", str(POOLS_FILE)]):
+        result = subprocess.run(
+            [AIRFLOW, *command], env=command_env, capture_output=True, text=True, timeout=MAX_WAIT_SECONDS
+        )
+        if result.returncode != 0:
+            raise AirflowServicesError(
+                f"airflow {' '.join(command[:2])} failed:\n{_tail(result.stdout + result.stderr)}"
+            )
 
 
 def _tail(text: str, lines: int = 40) -> str:

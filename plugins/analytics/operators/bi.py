@@ -13,9 +13,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
+
+from analytics.pools import MONGODB_WRITES
 
 if TYPE_CHECKING:
     from analytics.bi.config import BiConfig
@@ -122,6 +124,8 @@ class PlanChunksOperator(_BiOperator):
 
 class _MonthOperator(_BiOperator):
     """An operator over one month (``"YYYY-MM"``, usually mapped from ``plan_months``)."""
+
+    writes_to: ClassVar[str] = MONGODB_WRITES  # the pool the DAGs give its tasks (analytics.pools)
 
     template_fields: Sequence[str] = ("database", "month")
 

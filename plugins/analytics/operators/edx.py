@@ -14,11 +14,12 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
 from analytics.connections import MONGO_DEFAULT
+from analytics.pools import MONGODB_WRITES
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,8 @@ class IngestEdxCourseOperator(BaseOperator):
     ``rejection_threshold`` (a share, 0.05 for 5 %; templated, empty: the configuration's) is the
     rejected share above which a file is rejected whole and its collection kept as it was.
     """
+
+    writes_to: ClassVar[str] = MONGODB_WRITES  # the pool the DAGs give its tasks (analytics.pools)
 
     template_fields: Sequence[str] = ("package_dir", "course_key", "rejection_threshold")
     ui_color = "#dff3e4"

@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.standard.operators.branch import BaseBranchOperator
 from airflow.sdk import BaseOperator, BaseSensorOperator
 
 from analytics.engagement.config import ENGAGEMENT_START_DATE, load_engagement_config
 from analytics.engagement.weeks import DAILY_RUN_WITHOUT_INTERVAL
+from analytics.pools import POSTGRES_WRITES
 
 if TYPE_CHECKING:
     from analytics.engagement.config import EngagementConfig
@@ -62,6 +63,8 @@ class _EngagementOperator(BaseOperator):
 class _DaysOperator(_EngagementOperator):
     """An operator over a daily run's days: the local days of its interval and the ``lookback_days`` before."""
 
+    writes_to: ClassVar[str] = POSTGRES_WRITES  # the pool the DAGs give its tasks (analytics.pools)
+
     template_fields: Sequence[str] = ("interval_start", "interval_end", "source_conn_id", "target_conn_id")
 
     def __init__(
@@ -97,6 +100,8 @@ class _DaysOperator(_EngagementOperator):
 
 class CopyProductionOperator(_EngagementOperator):
     """Copy the production reference tables into analytics (``pg_dump | pg_restore --clean``)."""
+
+    writes_to: ClassVar[str] = POSTGRES_WRITES  # the pool the DAGs give its tasks (analytics.pools)
 
     template_fields: Sequence[str] = ("source_conn_id", "target_conn_id")
     ui_color = "#fdf2d0"
@@ -145,6 +150,8 @@ class ComputeWeeklyViewsOperator(_EngagementOperator):
     backfill, a manual range or the daily DAG's triggers, ends here. Like every step, it refuses
     a target that is the source or is named like production.
     """
+
+    writes_to: ClassVar[str] = POSTGRES_WRITES  # the pool the DAGs give its tasks (analytics.pools)
 
     template_fields: Sequence[str] = ("week_start", "source_conn_id", "target_conn_id")
     ui_color = "#efe3f7"

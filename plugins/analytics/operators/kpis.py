@@ -12,11 +12,12 @@ from __future__ import annotations
 import ast
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
 from analytics.connections import AWS_DEFAULT, MONGO_DEFAULT
+from analytics.pools import MONGODB_WRITES
 
 # At the local server's indexed sorted read (~14 k events/s) 6 hours is ~300 M events: far above a course.
 KPI_EXECUTION_TIMEOUT = timedelta(hours=6)
@@ -47,6 +48,8 @@ def _mapping(value: Any) -> dict[str, Any]:
 
 class ComputeCourseKpisOperator(BaseOperator):
     """Compute one course's KPIs for the run's range, write its report and upload it (one mapped task per course)."""
+
+    writes_to: ClassVar[str] = MONGODB_WRITES  # the pool the DAGs give its tasks (analytics.pools)
 
     template_fields: Sequence[str] = (
         "config_path",

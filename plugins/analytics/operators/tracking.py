@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
 from analytics.connections import MONGO_DEFAULT
+from analytics.pools import MONGODB_WRITES
 
 # A day of a large platform is a few million lines; at the local server's slowest (4 k events/s)
 # that is well under this.
@@ -122,6 +123,8 @@ class PlanTrackingFilesOperator(BaseOperator):
 
 class LoadTrackingFileOperator(BaseOperator):
     """Stream one tracking-log file into the master collection (one mapped task per file)."""
+
+    writes_to: ClassVar[str] = MONGODB_WRITES  # the pool the DAGs give its tasks (analytics.pools)
 
     template_fields: Sequence[str] = ("file", "errors_dir", "batch_size")
     ui_color = "#dff3e4"
