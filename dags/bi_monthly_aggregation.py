@@ -64,10 +64,8 @@ data-engineering (BI dashboards).
 
 from __future__ import annotations
 
-import logging
-
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, Param, TriggerRule, XComArg, dag, task
+from airflow.sdk import CronDataIntervalTimetable, Param, TriggerRule, XComArg, dag
 
 from analytics.alerts import deadline_alert
 from analytics.bi.config import BI_TIMEZONE
@@ -82,13 +80,13 @@ from analytics.operators.bi import (
     QuarterlyFormChurnOperator,
     RemoveUnplannedFormsOperator,
     SnapshotOperator,
+    bi_aggregate_gate,
     check_bi,
     report_bi,
 )
 from analytics.operators.data_checks import BiCheckOperator
 from analytics.pools import MONGODB_WRITES
 
-log = logging.getLogger(__name__)
 DATABASE = "{{ var.value.get('bi_database', '') }}"
 MONTH = {"type": ["null", "string"], "pattern": MONTH_PARAM_PATTERN}
 
@@ -135,15 +133,6 @@ MONTH = {"type": ["null", "string"], "pattern": MONTH_PARAM_PATTERN}
     },
 )
 def bi_monthly_aggregation():
-    @task.short_circuit(task_id="bi_aggregate_gate")
-    def bi_aggregate_gate(bi_aggregate: str = "") -> bool:
-        """Go on only when the bi_aggregate Variable is true; otherwise every task is skipped."""
-        from analytics.bi.config import gate_decision
-
-        is_open, reason = gate_decision(bi_aggregate)
-        log.info("%s", reason)
-        return is_open
-
     gate = bi_aggregate_gate(bi_aggregate="{{ var.value.get('bi_aggregate', '') }}")
     months = PlanMonthsOperator(
         task_id="plan_months",

@@ -84,12 +84,10 @@ data-engineering (engagement analytics).
 
 from __future__ import annotations
 
-import logging
-
 import pendulum
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import CronDataIntervalTimetable, Param, XComArg, dag, task
+from airflow.sdk import CronDataIntervalTimetable, Param, XComArg, dag
 
 from analytics.alerts import deadline_alert
 from analytics.dag_defaults import default_args
@@ -100,16 +98,19 @@ from analytics.engagement.config import (
     LOAD_EXECUTION_TIMEOUT,
 )
 from analytics.operators.engagement import (
+    NO_WEEKLY_VIEWS_BRANCH,
+    WEEKLY_VIEWS_BRANCH,
     CopyProductionOperator,
     EnrichEventsOperator,
     FindStaleWeeksOperator,
     LoadEventsOperator,
     TriggerWeeklyViewsOperator,
+    branch_on_weekday,
+    day_to_load,
 )
 from analytics.operators.engagement_checks import daily_checks
 from analytics.pools import POSTGRES_WRITES
 
-log = logging.getLogger(__name__)
 WEEKLY_VIEWS_DAG_ID = "engagement_weekly_views"
 BRANCH_XCOM = "{{{{ ti.xcom_pull(task_ids='branch_on_weekday', key='{}') }}}}"
 
@@ -142,36 +143,6 @@ BRANCH_XCOM = "{{{{ ti.xcom_pull(task_ids='branch_on_weekday', key='{}') }}}}"
     },
 )
 def engagement_elt_daily():
-    @task
-    def day_to_load(data_interval_start=None, data_interval_end=None) -> str:
-        """The local day this run loads; fails at once, without retrying, when the run has no data interval."""
-        from airflow.sdk.exceptions import AirflowFailException
-
-        from analytics.engagement.weeks import daily_run_day
-
-        try:
-            day = daily_run_day(data_interval_start, data_interval_end, ENGAGEMENT_TIMEZONE)
-        except ValueError as error:
-            raise AirflowFailException(str(error)) from error
-        log.info("this run loads %s, %s in %s", f"{day:%A}", day, ENGAGEMENT_TIMEZONE)
-        return day.isoformat()
-
-    @task.branch
-    def branch_on_weekday(day: str, ti=None, params=None) -> str:
-        """Monday's run triggers the weekly views for the week that just ended; other days skip."""
-        from datetime import date
-
-        from analytics.engagement.weeks import week_to_trigger, weekly_run_logical_date
-
-        weekly_views = bool((params or {}).get("weekly_views", True))
-        week, reason = week_to_trigger(date.fromisoformat(day), weekly_views, ENGAGEMENT_START_DATE)
-        log.info(reason)
-        if week is None:
-            return "skip_weekly_views"
-        ti.xcom_push(key="week", value=week.isoformat())
-        ti.xcom_push(key="logical_date", value=weekly_run_logical_date(week, ENGAGEMENT_TIMEZONE).isoformat())
-        return "trigger_weekly_views"
-
     day = day_to_load()
     copy_production = CopyProductionOperator(
         pool=POSTGRES_WRITES, task_id="copy_production", execution_timeout=COPY_EXECUTION_TIMEOUT
@@ -182,7 +153,7 @@ def engagement_elt_daily():
     enrich_events = EnrichEventsOperator(pool=POSTGRES_WRITES, task_id="enrich_events")
     week = BRANCH_XCOM.format("week")
     trigger_weekly_views = TriggerWeeklyViewsOperator(
-        task_id="trigger_weekly_views",
+        task_id=WEEKLY_VIEWS_BRANCH,
         trigger_dag_id=WEEKLY_VIEWS_DAG_ID,
         trigger_run_id=f"from_daily__{week}",
         # Derived from the week, never "now": a rerun of this run triggers the same run again.
@@ -192,7 +163,7 @@ def engagement_elt_daily():
         reset_dag_run=True,
         fail_when_dag_is_paused=True,
     )
-    skip_weekly_views = EmptyOperator(task_id="skip_weekly_views")
+    skip_weekly_views = EmptyOperator(task_id=NO_WEEKLY_VIEWS_BRANCH)
     find_stale_weeks = FindStaleWeeksOperator(
         task_id="find_stale_weeks", trigger_task_id="trigger_stale_weeks", no_trigger_task_id="no_stale_weeks"
     )

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseOperator, task
 
 from analytics.pools import MONGODB_WRITES
 
@@ -31,6 +31,16 @@ def optional_int(value: Any) -> int | None:
     if value in (None, "", "None"):
         return None
     return int(value)
+
+
+@task.short_circuit(task_id="bi_aggregate_gate")
+def bi_aggregate_gate(bi_aggregate: str = "") -> bool:
+    """Go on only when the bi_aggregate Variable is true; otherwise every task is skipped."""
+    from analytics.bi.config import gate_decision
+
+    is_open, reason = gate_decision(bi_aggregate)
+    log.info("%s", reason)
+    return is_open
 
 
 class _BiOperator(BaseOperator):

@@ -9,20 +9,59 @@ the DAG files import this module when they are parsed.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import date, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.standard.operators.branch import BaseBranchOperator
-from airflow.sdk import BaseOperator, BaseSensorOperator
+from airflow.sdk import BaseOperator, BaseSensorOperator, task
 
-from analytics.engagement.config import ENGAGEMENT_START_DATE, load_engagement_config
+from analytics.engagement.config import ENGAGEMENT_START_DATE, ENGAGEMENT_TIMEZONE, load_engagement_config
 from analytics.engagement.weeks import DAILY_RUN_WITHOUT_INTERVAL
 from analytics.pools import POSTGRES_WRITES
 
 if TYPE_CHECKING:
     from analytics.engagement.config import EngagementConfig
+
+log = logging.getLogger(__name__)
+WEEKLY_VIEWS_BRANCH = "trigger_weekly_views"
+NO_WEEKLY_VIEWS_BRANCH = "skip_weekly_views"
+
+
+@task
+def day_to_load(data_interval_start=None, data_interval_end=None) -> str:
+    """The local day this run loads; fails at once, without retrying, when the run has no data interval."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from analytics.engagement.weeks import daily_run_day
+
+    try:
+        day = daily_run_day(data_interval_start, data_interval_end, ENGAGEMENT_TIMEZONE)
+    except ValueError as error:
+        raise AirflowFailException(str(error)) from error
+    log.info("this run loads %s, %s in %s", f"{day:%A}", day, ENGAGEMENT_TIMEZONE)
+    return day.isoformat()
+
+
+@task.branch
+def branch_on_weekday(day: str, ti=None, params=None) -> str:
+    """Monday's run triggers the weekly views for the week that just ended; other days skip.
+
+    The week and the weekly run's logical date go to XCom (keys ``week``, ``logical_date``) for
+    the trigger task's templates.
+    """
+    from analytics.engagement.weeks import week_to_trigger, weekly_run_logical_date
+
+    weekly_views = bool((params or {}).get("weekly_views", True))
+    week, reason = week_to_trigger(date.fromisoformat(day), weekly_views, ENGAGEMENT_START_DATE)
+    log.info(reason)
+    if week is None:
+        return NO_WEEKLY_VIEWS_BRANCH
+    ti.xcom_push(key="week", value=week.isoformat())
+    ti.xcom_push(key="logical_date", value=weekly_run_logical_date(week, ENGAGEMENT_TIMEZONE).isoformat())
+    return WEEKLY_VIEWS_BRANCH
 
 
 def _interval_from(context: Any, start: datetime | str | None, end: datetime | str | None) -> tuple[Any, Any]:
