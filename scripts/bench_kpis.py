@@ -196,8 +196,9 @@ def generate(client: Any, config_path: Path, events: int, learners: int, seed: i
 def child(what: str, config_path: Path) -> dict[str, Any]:
     """One measure, in this (fresh) process: ``read`` or ``engine``; returns the events, seconds and peak RSS."""
     from analytics.edx.course_configs import parse_course_config
-    from analytics.edx.course_kpis import READ_SORT, compute_course_kpis
+    from analytics.edx.course_kpis import compute_course_kpis
     from analytics.edx.extraction import TRACKING_COLLECTION
+    from analytics.edx.kpi_collections import READ_SORT
     from analytics.edx.kpi_settings import KpiSettings, resolve_range
     from analytics.edx.kpis import KPI_PROJECTION
     from analytics.stores.mongo import mongo_client

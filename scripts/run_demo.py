@@ -203,7 +203,7 @@ def summarize_extraction(log_path: Path) -> list[str]:
 def summarize_course_kpis(log_path: Path) -> list[str]:
     """Each course's KPIs of the whole course, read back from its status and collections."""
     from analytics.edx.course_configs import list_course_configs, parse_course_config
-    from analytics.edx.course_kpis import KPI_COLLECTIONS, read_status
+    from analytics.edx.kpi_collections import KPI_COLLECTIONS, read_status
     from analytics.edx.kpi_settings import resolve_range
     from analytics.stores.mongo import mongo_client
 

@@ -14,7 +14,7 @@ import uuid
 import pytest
 
 from analytics.assets import COURSE_KPIS, COURSE_TRACKING
-from analytics.edx.course_kpis import KPI_COLLECTIONS, LEARNERS, STATUS_COLLECTION, WEEKLY_ACTIVITY
+from analytics.edx.kpi_collections import KPI_COLLECTIONS, LEARNERS, STATUS_COLLECTION, WEEKLY_ACTIVITY
 from analytics.edx.tracking_load import MASTER_DATABASE
 
 from .conftest import REPO, generate_demo_data, run_dag_test

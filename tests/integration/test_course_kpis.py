@@ -19,7 +19,8 @@ import pytest
 
 from analytics.core.accounting import COMPLETE, FAILED
 from analytics.edx.course_configs import parse_course_config
-from analytics.edx.course_kpis import (
+from analytics.edx.course_kpis import CourseKpiSummary, compute_course_kpis
+from analytics.edx.kpi_collections import (
     KPI_COLLECTIONS,
     LEARNERS,
     STATUS_COLLECTION,
@@ -27,12 +28,9 @@ from analytics.edx.course_kpis import (
     VIDEO_SEGMENTS,
     VIDEOS,
     WEEKLY_ACTIVITY,
-    CourseKpiSummary,
-    ReportTarget,
-    compute_course_kpis,
-    run_course_kpis,
     status_id,
 )
+from analytics.edx.kpi_run import ReportTarget, run_course_kpis
 from analytics.edx.kpi_settings import KpiSettings, load_kpi_settings, resolve_range
 from analytics.edx.kpis.staff import INSTRUCTOR_PAGES, IS_STAFF, STUDIO, StaffRule
 from analytics.stores.mongo import RUN_FIELD, MongoBatchWriter, SafeReplacement

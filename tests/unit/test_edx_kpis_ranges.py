@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from analytics.edx.course_configs import CourseConfig
-from analytics.edx.course_kpis import KPI_COLLECTIONS, kpi_run_totals, report_file_name, status_id
+from analytics.edx.kpi_collections import KPI_COLLECTIONS, status_id
+from analytics.edx.kpi_run import kpi_run_totals, report_file_name
 from analytics.edx.kpi_settings import KpiRange, KpiSettings, load_kpi_settings, parse_day, resolve_range
 from analytics.edx.kpis.staff import StaffRule
 from analytics.stores.mongo import SafeReplacement

@@ -39,67 +39,46 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from analytics.connections import AWS_DEFAULT
 from analytics.core.accounting import COMPLETE, FAILED, RUNNING, status_document
-from analytics.core.files import write_text_atomically
 from analytics.core.progress import Progress
 from analytics.edx.course_configs import CourseConfig
 from analytics.edx.extraction import TRACKING_COLLECTION
+from analytics.edx.kpi_collections import (
+    KPI_COLLECTIONS,
+    LEARNERS,
+    READ_SORT,
+    STATUS_COLLECTION,
+    TIME_ON_TASK,
+    VIDEO_SEGMENTS,
+    VIDEOS,
+    WEEKLY_ACTIVITY,
+    ensure_indexes,
+    range_fields,
+    scopes,
+    status_id,
+)
 from analytics.edx.kpi_settings import (
     KpiRange,
     KpiSettings,
     resolve_range,
 )
+from analytics.edx.kpi_tables import CourseTables
 from analytics.edx.kpis import KPI_PROJECTION, NO_USERNAME, event_time, learner_streams
 from analytics.edx.kpis.learners import LearnerActivity, learner_row
 from analytics.edx.kpis.sessions import LearnerTimeOnTask
 from analytics.edx.kpis.staff import REASONS, StaffDetector
 from analytics.edx.kpis.videos import VideoViewings
 from analytics.edx.kpis.weekly import WeeklyActivity
-from analytics.edx.tables import COURSE_STRUCTURE_COLLECTION, TABLE_COLLECTIONS
+from analytics.edx.tables import COURSE_STRUCTURE_COLLECTION
 from analytics.edx.tracking_load import MASTER_COLLECTION, MASTER_DATABASE
-from analytics.stores.mongo import (
-    RUN_FIELD,
-    SafeReplacement,
-    replace_document,
-)
+from analytics.stores.mongo import SafeReplacement, replace_document
 
 log = logging.getLogger(__name__)
-
-TIME_ON_TASK, WEEKLY_ACTIVITY, VIDEOS, VIDEO_SEGMENTS, LEARNERS = (
-    "time_on_task",
-    "weekly_activity",
-    "videos",
-    "video_segments",
-    "learners",
-)
-KPI_COLLECTIONS = (TIME_ON_TASK, WEEKLY_ACTIVITY, VIDEOS, VIDEO_SEGMENTS, LEARNERS)
-RANGE_COLLECTIONS = (VIDEOS, VIDEO_SEGMENTS, LEARNERS)  # keyed by (course, range)
-STATUS_COLLECTION = "kpi_status"
-READ_SORT = [("username", 1), ("time", 1), ("_id", 1)]
-# The index the read needs. Not (username, time, _id): the local server then refuses every insert into
-# the collection (README, compatibility notes); within one (username, time) the _id order is a small sort.
-READ_INDEX = [("username", 1), ("time", 1)]
-RANGE_INDEX = [("edx_id", 1), ("from_date", 1), ("to_date", 1)]
-INDEXES: dict[str, list[str | list[tuple[str, int]]]] = {
-    TIME_ON_TASK: ["day", "username"],
-    WEEKLY_ACTIVITY: ["interval_start"],
-    VIDEOS: [RANGE_INDEX],
-    VIDEO_SEGMENTS: [RANGE_INDEX],
-    LEARNERS: [RANGE_INDEX, "username"],
-}
-USER, USERPROFILE, CERTIFICATES, ENROLLMENT = (
-    TABLE_COLLECTIONS["auth_user"],
-    TABLE_COLLECTIONS["auth_userprofile"],
-    TABLE_COLLECTIONS["certificates_generatedcertificate"],
-    TABLE_COLLECTIONS["student_courseenrollment"],
-)
 
 
 # ------------------------------------------------------------------ results
@@ -163,109 +142,6 @@ class CourseKpiSummary:
             f"{self.staff_excluded} staff excluded {dict(self.staff_by_reason)}, "
             f"{self.anonymous_events} anonymous events skipped; rows: {rows}"
         )
-
-
-# ------------------------------------------------------------------ writes
-
-
-def _ensure_indexes(database: Any) -> None:
-    database[TRACKING_COLLECTION].create_index(READ_INDEX)
-    for name, indexes in INDEXES.items():
-        for keys in (*indexes, RUN_FIELD):
-            database[name].create_index(keys)
-    for name in (USER,):
-        database[name].create_index("username")
-    for name in (ENROLLMENT, CERTIFICATES, USERPROFILE):
-        database[name].create_index("user_id")
-
-
-def _scopes(edx_id: str, kpi_range: KpiRange) -> dict[str, dict[str, Any]]:
-    days = {"$gte": kpi_range.from_date.isoformat(), "$lte": kpi_range.to_date.isoformat()}
-    weeks = {"$gte": kpi_range.first_week.isoformat(), "$lte": kpi_range.last_week.isoformat()}
-    in_range = {
-        "edx_id": edx_id,
-        "from_date": kpi_range.from_date.isoformat(),
-        "to_date": kpi_range.to_date.isoformat(),
-    }
-    return {
-        TIME_ON_TASK: {"day": days},
-        WEEKLY_ACTIVITY: {"interval_start": weeks},
-        **{name: dict(in_range) for name in RANGE_COLLECTIONS},
-    }
-
-
-# ------------------------------------------------------------------ the course's tables
-
-
-class CourseTables:
-    """What the KPIs read of the ingested tables: staff flags, and per batch of learners their enrollment,
-    certificate and (only when asked) contact details; indexed lookups by ``$in``, nothing held."""
-
-    def __init__(self, database: Any, include_contact_info: bool) -> None:
-        self.database = database
-        self.include_contact_info = include_contact_info
-
-    def users_with_flags(self) -> Iterator[Mapping[str, Any]]:
-        """Every user's username and staff flags (the detector keeps only the flagged ones)."""
-        yield from self.database[USER].find({}, {"username": 1, "is_staff": 1, "is_superuser": 1})
-
-    def users_by_username(self, usernames: list[str]) -> dict[str, Mapping[str, Any]]:
-        return self._users({"username": {"$in": usernames}})
-
-    def users_by_id(self, ids: list[Any]) -> dict[str, Mapping[str, Any]]:
-        return self._users({"_id": {"$in": ids}})
-
-    def _users(self, selection: dict[str, Any]) -> dict[str, Mapping[str, Any]]:
-        projection = {"username": 1, **({"email": 1} if self.include_contact_info else {})}
-        return {user["username"]: user for user in self.database[USER].find(selection, projection)}
-
-    def joined(self, users: Iterable[Mapping[str, Any]]) -> dict[Any, dict[str, Any]]:
-        """user id -> {enrollment, certificate, contact} for these users."""
-        users = list(users)
-        ids = [user["_id"] for user in users]
-        found: dict[Any, dict[str, Any]] = {
-            user["_id"]: {"enrollment": None, "certificate": None, "contact": {"email": user.get("email")}}
-            for user in users
-        }
-        if not ids:
-            return found
-        tables = [
-            (ENROLLMENT, "enrollment", {"mode": 1, "created": 1, "is_active": 1}),
-            (CERTIFICATES, "certificate", {"status": 1, "modified_date": 1}),
-        ]
-        for collection, name, projection in tables:
-            rows = self.database[collection].find({"user_id": {"$in": ids}}, {"user_id": 1, **projection})
-            for row in sorted(rows, key=_latest_first):  # a user with two rows: the latest one
-                entry = found.get(row["user_id"])
-                if entry is not None and entry[name] is None:
-                    entry[name] = row
-        if self.include_contact_info:
-            for profile in self.database[USERPROFILE].find(
-                {"user_id": {"$in": ids}}, {"user_id": 1, "name": 1}
-            ):
-                entry = found.get(profile["user_id"])
-                if entry is not None:
-                    entry["contact"]["name"] = profile.get("name")
-        return found
-
-    def enrolled_user_ids(self, batch_size: int) -> Iterator[list[Any]]:
-        """The ``user_id`` of every enrollment, in batches."""
-        batch: list[Any] = []
-        for row in self.database[ENROLLMENT].find({}, {"user_id": 1}, batch_size=batch_size):
-            batch.append(row.get("user_id"))
-            if len(batch) >= batch_size:
-                yield batch
-                batch = []
-        if batch:
-            yield batch
-
-
-def _latest_first(row: Mapping[str, Any]) -> tuple[float, str]:
-    """Sort key: the latest row first (``modified_date``, else ``created``; naive datetimes are UTC), then by ``_id``."""
-    when = row.get("modified_date") or row.get("created")
-    if not isinstance(when, datetime):
-        return (0.0, str(row.get("_id")))
-    return (-(when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp(), str(row.get("_id")))
 
 
 # ------------------------------------------------------------------ one learner
@@ -356,7 +232,7 @@ def compute_course_kpis(
         "included" if include_contact_info else "left out",
     )
     try:
-        _ensure_indexes(database)
+        ensure_indexes(database)
         master = client[master_database][MASTER_COLLECTION] if settings.studio_events_from_master else None
         _compute(database, master, summary, settings, include_contact_info)
     except BaseException as error:  # also a killed task: nothing was deleted, a rerun completes it
@@ -380,9 +256,9 @@ def _compute(
     stamp = (
         uuid.uuid4().hex
     )  # unique per attempt (a retry of the same run must not take its writes as its own)
-    scopes = _scopes(summary.edx_id, kpi_range)
+    scoped = scopes(summary.edx_id, kpi_range)
     writers = {
-        name: SafeReplacement(database[name], stamp, batch_size=settings.batch_size, scope=scopes[name])
+        name: SafeReplacement(database[name], stamp, batch_size=settings.batch_size, scope=scoped[name])
         for name in KPI_COLLECTIONS
     }
     tables = CourseTables(database, include_contact_info)
@@ -496,7 +372,7 @@ def _write_course_rows(
     videos: VideoViewings,
     weekly: WeeklyActivity,
 ) -> None:
-    edx_id, in_range = summary.edx_id, _range_fields(summary)
+    edx_id, in_range = summary.edx_id, range_fields(summary.edx_id, summary.kpi_range)
     for row in weekly.rows():
         key = f"{edx_id}|{row['interval_start']}|{row['label']}"
         writers[WEEKLY_ACTIVITY].add({"_id": key, "edx_id": edx_id, **row})
@@ -506,14 +382,6 @@ def _write_course_rows(
     for row in videos.segment_rows():
         key = f"{edx_id}|{summary.kpi_range.key}|{row['video_id']}|{row['segment']}"
         writers[VIDEO_SEGMENTS].add({"_id": key, **in_range, **row})
-
-
-def _range_fields(summary: CourseKpiSummary) -> dict[str, Any]:
-    return {
-        "edx_id": summary.edx_id,
-        "from_date": summary.kpi_range.from_date.isoformat(),
-        "to_date": summary.kpi_range.to_date.isoformat(),
-    }
 
 
 def _time_on_task_document(edx_id: str, row: dict[str, Any]) -> dict[str, Any]:
@@ -551,7 +419,7 @@ class _LearnerRows:
         users = self.tables.users_by_username(unknown) if unknown else {}
         users.update({user["username"]: user for _, _, user in pending if user is not None})
         joined = self.tables.joined(users.values())
-        in_range = _range_fields(self.summary)
+        in_range = range_fields(self.summary.edx_id, self.summary.kpi_range)
         for activity, seconds, _ in pending:
             user = users.get(activity.username)
             tables = joined.get(user["_id"]) if user is not None else None
@@ -567,137 +435,6 @@ class _LearnerRows:
             self.writer.add({"_id": key, **in_range, **row})
             self.summary.learners_counted += 1
             self.summary.learners_with_events += activity.events > 0
-
-
-# ------------------------------------------------------------------ the report
-
-
-@dataclass(frozen=True)
-class ReportTarget:
-    """Where a course's report goes: a directory, and an S3 bucket and prefix (no bucket: not uploaded)."""
-
-    directory: Path
-    s3_bucket: str = ""
-    s3_prefix: str = ""
-    aws_conn_id: str = AWS_DEFAULT
-
-
-def report_file_name(edx_id: str, kpi_range: KpiRange) -> str:
-    """``<edx_id>.html`` for the whole course, ``<edx_id>_<from>_<to>.html`` for a range."""
-    if kpi_range.whole_course:
-        return f"{edx_id}.html"
-    return f"{edx_id}_{kpi_range.from_date.isoformat()}_{kpi_range.to_date.isoformat()}.html"
-
-
-def read_kpi_rows(database: Any, edx_id: str, kpi_range: KpiRange) -> dict[str, list[dict[str, Any]]]:
-    """The documents of one course and range, per collection, as the kpis modules' rows (no ``_id``, no stamp)."""
-    scopes = _scopes(edx_id, kpi_range)
-    order = {
-        TIME_ON_TASK: ("username", "day"),
-        WEEKLY_ACTIVITY: ("interval_start", "label"),
-        VIDEOS: ("video_id",),
-        VIDEO_SEGMENTS: ("video_id", "segment"),
-        LEARNERS: ("username",),
-    }
-    rows = {}
-    for name in KPI_COLLECTIONS:
-        found = database[name].find(scopes[name], {"_id": 0, RUN_FIELD: 0})
-        rows[name] = sorted(found, key=lambda row, keys=order[name]: tuple(row.get(key) for key in keys))
-    return rows
-
-
-def write_course_report(
-    client: Any, summary: CourseKpiSummary, target: ReportTarget, *, generated_for: str = ""
-) -> tuple[Path, str | None]:
-    """Render the report of a computed course and range from its documents, write it atomically under
-    ``target.directory`` and upload it; returns the path and the S3 key (None when not uploaded)."""
-    from analytics.edx.kpi_report import CourseReportData, render_course_report
-
-    kpi_range = summary.kpi_range
-    rows = read_kpi_rows(client[summary.database], summary.edx_id, kpi_range)
-    data = CourseReportData(
-        edx_id=summary.edx_id,
-        course_name=summary.course_name,
-        database=summary.database,
-        from_date=kpi_range.from_date.isoformat(),
-        to_date=kpi_range.to_date.isoformat(),
-        learners_counted=summary.learners_counted,
-        staff_excluded=summary.staff_excluded,
-        weekly_activity=rows[WEEKLY_ACTIVITY],
-        videos=rows[VIDEOS],
-        video_segments=rows[VIDEO_SEGMENTS],
-        time_on_task=rows[TIME_ON_TASK],
-        learners=rows[LEARNERS],
-        generated_for=generated_for,
-    )
-    path = target.directory / report_file_name(summary.edx_id, kpi_range)
-    write_text_atomically(path, render_course_report(data))
-    log.info("%s: report written to %s", summary.edx_id, path)
-    key = None
-    if target.s3_bucket:
-        from analytics.stores.s3 import S3Store
-
-        key = f"{target.s3_prefix}{path.name}"
-        with S3Store(target.aws_conn_id) as store:
-            store.upload(path, target.s3_bucket, key)
-    return path, key
-
-
-def run_course_kpis(
-    client: Any,
-    config: CourseConfig,
-    target: ReportTarget,
-    *,
-    from_date: date | str | None = None,
-    to_date: date | str | None = None,
-    settings: KpiSettings | None = None,
-    include_contact_info: bool = False,
-    run_id: str = "",
-    master_database: str = MASTER_DATABASE,
-) -> CourseKpiSummary:
-    """One course's job: :func:`compute_course_kpis`, then its report; the status records where the report went.
-
-    A report that fails leaves the KPIs written (state complete) and the error in the status's
-    ``report_error``, and is raised.
-    """
-    summary = compute_course_kpis(
-        client,
-        config,
-        from_date=from_date,
-        to_date=to_date,
-        settings=settings,
-        include_contact_info=include_contact_info,
-        run_id=run_id,
-        master_database=master_database,
-    )
-    status = client[summary.database][STATUS_COLLECTION]
-    selection = {"_id": status_id(summary.edx_id, summary.kpi_range)}
-    try:
-        path, key = write_course_report(client, summary, target, generated_for=run_id)
-    except Exception as error:
-        status.update_one(selection, {"$set": {"report_error": f"{type(error).__name__}: {error}"}})
-        raise
-    summary.report_path, summary.report_s3_key = str(path), key
-    status.update_one(
-        selection, {"$set": {"report_path": str(path), "report_s3_key": key, "report_error": None}}
-    )
-    return summary
-
-
-def kpi_run_totals(summaries: Iterable[Mapping[str, Any]], configs: int) -> dict[str, Any]:
-    """A run's totals over its courses' summaries (``as_dict``): what the DAG's report logs and returns."""
-    summaries = list(summaries)
-    rows: Counter[str] = Counter()
-    for summary in summaries:
-        rows.update(summary["rows"])
-    return {
-        "configs": configs,
-        "courses": len(summaries),
-        "learners_counted": sum(summary["learners_counted"] for summary in summaries),
-        "staff_excluded": sum(summary["staff_excluded"] for summary in summaries),
-        "rows": {name: rows[name] for name in KPI_COLLECTIONS},
-        "reports": {summary["edx_id"]: summary["report_path"] for summary in summaries},
-    }
 
 
 # ------------------------------------------------------------------ status
@@ -736,14 +473,3 @@ class _StatusWriter:
             self.write(FAILED, finished=True, error=self.summary.error)
         except Exception:
             log.exception("could not mark %s as failed in %s", self.summary.database, STATUS_COLLECTION)
-
-
-def status_id(edx_id: str, kpi_range: KpiRange) -> str:
-    """``<edx_id>|<from>|<to>``. Never an id that starts with a date: the local server's ``find`` by such an
-    ``_id`` finds nothing, and an upsert over it then fails (README, compatibility notes)."""
-    return f"{edx_id}|{kpi_range.key}"
-
-
-def read_status(database: Any, edx_id: str, kpi_range: KpiRange) -> dict[str, Any] | None:
-    """The status document of one course and range, or None."""
-    return database[STATUS_COLLECTION].find_one({"_id": status_id(edx_id, kpi_range)})

@@ -1,7 +1,7 @@
 """Operators of the course KPIs DAG: compute one course's KPIs and report, then report and check the run.
 
 Airflow glue only: :class:`ComputeCourseKpisOperator` reads its templated params, calls
-:func:`analytics.edx.course_kpis.run_course_kpis` once, logs, and returns the course's summary
+:func:`analytics.edx.kpi_run.run_course_kpis` once, logs, and returns the course's summary
 (XCom, no contact details). The course configs are listed by the extraction's
 :class:`~analytics.operators.tracking.ListCourseConfigsOperator`. An invalid config or param fails
 its own task without retry (the file or the trigger must be fixed), naming the file and field.
@@ -99,7 +99,7 @@ class ComputeCourseKpisOperator(BaseOperator):
 
         from analytics.core.config import ConfigError
         from analytics.edx.course_configs import parse_course_config
-        from analytics.edx.course_kpis import ReportTarget, run_course_kpis
+        from analytics.edx.kpi_run import ReportTarget, run_course_kpis
         from analytics.edx.kpi_settings import load_kpi_settings, resolve_range
         from analytics.edx.tracking_load import load_tracking_settings
         from analytics.stores.mongo import mongo_client
@@ -148,7 +148,7 @@ def report_course_kpis(summaries: Sequence[dict[str, Any]], config_paths: Sequen
 
     from airflow.sdk.exceptions import AirflowSkipException
 
-    from analytics.edx.course_kpis import kpi_run_totals
+    from analytics.edx.kpi_run import kpi_run_totals
 
     log = logging.getLogger(__name__)
     for summary in summaries:
