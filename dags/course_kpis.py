@@ -38,6 +38,10 @@ range (`report_dir` param; empty: the `edx_report_dir` Variable, else the config
 time); `report` (whatever happened: one line per course with learners counted, staff excluded,
 rows per collection, the report's path and S3 key; updates the asset; skipped when no course was
 computed); `check` (fails the run when a course has no KPIs).
+`check_course_kpis` (after `compute_course`): per course and range, `kpi_status` says complete, and
+each KPI collection holds in the range's scope (its days, its ISO weeks, the documents keyed by course
+and range) the rows the summary counts, none without its keys, no duplicate period (a learner's
+day in `time_on_task`, a week's label in `weekly_activity`, a video's segment, a learner).
 
 ## Params
 
@@ -64,6 +68,11 @@ An invalid config or date: its task fails without retry, naming the file and the
 clear the task. A computation that fails keeps every previous document (the status says `failed`,
 with the error); clearing the task computes the range again.
 
+`check_course_kpis` failing (its log names the course database, collection, check, expected and
+found) means the KPIs stored for the range are not what the computation wrote: rows missing or
+extra, a key missing, a duplicate period. The KPIs are not undone and `report` still runs;
+recompute the course and range (clear its `compute_course`), then clear the check.
+
 ## Owner
 
 data-engineering (edX analytics).
@@ -75,6 +84,7 @@ from airflow.sdk import Param, dag
 
 from analytics.assets import COURSE_KPIS, COURSE_TRACKING
 from analytics.dag_defaults import default_args, optional_text, report_and_check
+from analytics.operators.data_checks import KpiCheckOperator
 from analytics.operators.extraction import (
     COURSE_CONFIG_DIR_TEMPLATE,
     ListCourseConfigsOperator,
@@ -169,6 +179,8 @@ def course_kpis():
         max_active_tis_per_dagrun=2,
         map_index_template="{{ task.config_path.rsplit('/', 1)[-1] }}",
     ).expand(config_path=configs.output)
+
+    KpiCheckOperator(task_id="check_course_kpis", summaries=computed.output)
 
     report_and_check(
         report_course_kpis, check_course_kpis, computed.output, configs.output, outlets=[COURSE_KPIS]

@@ -36,6 +36,10 @@ point at no block are kept unchanged and counted.
 **Tasks.** `list_courses`; `extract_course` (one mapped task per config, named after it);
 `report` (runs whatever happened: one line per course, the totals; updates the asset; skipped
 when no course was extracted); `check` (fails the run when a course was not extracted).
+`check_extracted_courses` (after `extract_course`): per course, the extraction is complete, the
+events of the run's scope in `<course db>.tracking` (its course ids, window and mark) are as many as
+it selected and as it wrote (selected = written), and no two events come from one master line
+(`load_file`, `load_line`).
 
 ## Params
 
@@ -53,6 +57,11 @@ task is cleared; the other courses are extracted. What to do:
 An invalid config: fix the file named in the error, clear the task. A failed extraction keeps the
 previous mark; clearing the task extracts the same events again.
 
+`check_extracted_courses` failing (its log names the course database, check, expected and found)
+means the course's tracking collection does not hold what the extraction wrote: events missing or
+extra, or an event twice. The extraction is not undone and `report` still runs; rerun the course
+with `full_refresh` (it rewrites the course's events), then clear the check.
+
 ## Owner
 
 data-engineering (edX analytics).
@@ -64,6 +73,7 @@ from airflow.sdk import Param, dag
 
 from analytics.assets import COURSE_TRACKING, TRACKING_MASTER
 from analytics.dag_defaults import default_args, report_and_check
+from analytics.operators.data_checks import ExtractionCheckOperator
 from analytics.operators.extraction import (
     COURSE_CONFIG_DIR_TEMPLATE,
     ExtractCourseTrackingOperator,
@@ -109,6 +119,8 @@ def course_tracking_extraction():
         max_active_tis_per_dagrun=2,
         map_index_template="{{ task.config_path.rsplit('/', 1)[-1] }}",
     ).expand(config_path=configs.output)
+
+    ExtractionCheckOperator(task_id="check_extracted_courses", summaries=extractions.output)
 
     report_and_check(
         report_extraction, check_extraction, extractions.output, configs.output, outlets=[COURSE_TRACKING]

@@ -15,6 +15,10 @@ the map index shows the course) and replaces that course's collections: `user`, 
 that we do not use are skipped and listed. `report` runs when every course is done, failed or
 not: one line per course, collection and file; it fails if a course was not ingested or is
 partial; when it succeeds it updates the `edx_course_databases` asset.
+`check_ingested_courses` runs beside it once every course is ingested: for each course it
+checks that the status is this run's, that every file's records read = loaded + rejected, and that
+each collection it loaded holds the documents the summary counts, none without its keys (e.g.
+`user_id` in `enrollment`), no two sharing a key (a learner enrolled twice).
 
 **Never wipes good data.** Each file is read to the end (every record counted) before it touches
 its collection; only then are its documents written over the old ones and the old ones that it
@@ -53,6 +57,12 @@ failures: the package folder is missing, no course was found, two courses would 
 MongoDB (`mongo_default`) is unreachable: fix that and clear the failed `ingest_course` tasks, then
 `report`.
 
+`check_ingested_courses` failing (its log names the database, collection, check, expected and
+found) means the data written does not match what the ingestion counted: a document missing or
+extra, a key missing, a duplicate key. The load is not undone and `report` still runs; look at the
+collection named, fix the package file or the documents, ingest the course again, then clear the
+check.
+
 ## Owner
 
 data-engineering.
@@ -66,6 +76,7 @@ from airflow.sdk import Param, TriggerRule, dag, task
 
 from analytics.assets import EDX_COURSE_DATABASES
 from analytics.dag_defaults import default_args, optional_text
+from analytics.operators.data_checks import IngestionCheckOperator
 from analytics.operators.edx import (
     INGEST_EXECUTION_TIMEOUT,
     DiscoverEdxCoursesOperator,
@@ -113,6 +124,8 @@ def edx_course_ingestion():
         execution_timeout=INGEST_EXECUTION_TIMEOUT,
         map_index_template="{{ task.course_key }}",
     ).expand(course_key=courses.output)
+
+    IngestionCheckOperator(task_id="check_ingested_courses", summaries=ingest.output)
 
     @task(trigger_rule=TriggerRule.ALL_DONE, outlets=[EDX_COURSE_DATABASES])
     def report(summaries: Sequence[dict], course_keys: list[str]) -> dict:

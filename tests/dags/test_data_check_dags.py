@@ -45,6 +45,9 @@ def _task_test(dag_id: str, task_id: str, logical_date: str) -> subprocess.Compl
         ("engagement_weekly_views", "compute_week", "check_weekly_views"),
         ("tracking_logs_master_load", "load_file", "check_loaded_files"),
         ("bi_monthly_aggregation", "institutions", "check_bi_collections"),
+        ("edx_course_ingestion", "ingest_course", "check_ingested_courses"),
+        ("course_tracking_extraction", "extract_course", "check_extracted_courses"),
+        ("course_kpis", "compute_course", "check_course_kpis"),
     ],
 )
 def test_each_check_task_follows_what_it_checks(dag_id: str, after: str, check: str) -> None:
@@ -55,6 +58,12 @@ def test_each_check_task_follows_what_it_checks(dag_id: str, after: str, check: 
     dag = bag.dags[dag_id]
     assert after in dag.get_task(check).upstream_task_ids
     assert {"report", "check"}.isdisjoint(dag.get_task(check).downstream_task_ids)
+    # Runs once what it checks did not fail (the BI check: a skipped churn is fine); nothing waits
+    # on it, so the report runs whatever it finds.
+    assert dag.get_task(check).trigger_rule in ("all_success", "none_failed")
+    assert not dag.get_task(check).downstream_task_ids
+    if "report" in dag.task_ids:
+        assert check not in dag.get_task("report").upstream_task_ids
 
 
 def test_a_weekly_run_runs_its_check_and_the_check_fails_alone_on_broken_data(

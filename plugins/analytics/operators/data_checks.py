@@ -189,3 +189,226 @@ def superseded_snapshots(database: Any, checks: Sequence[MongoCheck]) -> list[Mo
         ):
             superseded.append(check)
     return superseded
+
+
+def scoped_collection_checks(
+    label: str,
+    collection: str,
+    scope: Mapping[str, Any],
+    *,
+    documents: int | None = None,
+    required: Sequence[str] = (),
+    unique: Sequence[Sequence[str]] = (),
+) -> list[MongoCheck]:
+    """The checks of one collection's ``scope``: as many ``documents`` as the summary says, no
+    document without one of the ``required`` keys (missing or null), no duplicate of each
+    ``unique`` key group. ``label`` (the course, its range) starts each check's name.
+
+    ``{key: {"$in": [None]}}``, not ``{key: None}``: the local server's ``count_documents`` matches a
+    missing key with the latter but not a null one (``find`` does both; MongoDB counts both).
+    """
+    checks = []
+    if documents is not None:
+        checks.append(
+            MongoCheck(f"{label}: documents = summary's count", collection, filter=scope, equal_to=documents)
+        )
+    for key in required:
+        if key not in scope:  # a scope on the key already leaves out the documents without it
+            checks.append(
+                MongoCheck(
+                    f"{label}: no null {key}", collection, filter={**scope, key: {"$in": [None]}}, equal_to=0
+                )
+            )
+    for keys in unique:
+        checks.append(duplicates_check(f"{label}: no duplicate {', '.join(keys)}", collection, scope, keys))
+    return checks
+
+
+class SummaryCheckOperator(MongoCheckOperator):
+    """Checks built from the summaries of the mapped task it follows (``summaries``), each in the
+    database its summary names; subclasses set :attr:`build` (summary -> checks)."""
+
+    template_fields: Sequence[str] = ("summaries",)
+
+    def __init__(self, *, summaries: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.summaries = summaries
+
+    @staticmethod
+    def build(summary: Mapping[str, Any]) -> list[MongoCheck]:
+        raise NotImplementedError
+
+    def checks_for(self, context: Any) -> list[tuple[str, MongoCheck]]:
+        return [
+            (summary["database"], check)
+            for summary in _summaries(self.summaries)
+            for check in self.build(summary)
+        ]
+
+
+# ---------------------------------------------------------------- edx_course_ingestion
+
+# Per course collection: the keys every document has (documented by the tables' schemas and the
+# engine's indexes) and the key groups no two documents share (edX's primary and unique keys).
+INGESTION_KEYS: dict[str, tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]] = {
+    "user": (("id", "username"), (("id",), ("username",))),
+    "userprofile": (("user_id",), (("user_id",),)),
+    "certificates": (("user_id", "course_id"), (("user_id", "course_id"),)),
+    "courseware_studentmodule": (("student_id", "module_id"), (("student_id", "module_id"),)),
+    "enrollment": (("user_id", "course_id"), (("user_id", "course_id"),)),
+    "user_id_map": (("hash_id",), (("hash_id",),)),
+    "forum": (("author_id",), ()),
+    "course_structure": (("block_id", "category"), (("block_id",),)),
+}
+
+
+def ingestion_checks(summary: Mapping[str, Any]) -> list[MongoCheck]:
+    """One ingested course (an ``ingest_course`` summary): its status is this run's, every file's
+    records read = loaded + rejected, and each collection it loaded holds as many documents as the
+    summary says, none without its keys, no two sharing a key. Collections kept as they were
+    (``kept``: a file rejected whole, or no file) are not this run's and not checked."""
+    from analytics.edx.ingestion import STATUS_COLLECTION, STATUS_ID
+
+    course = summary["course_id"]
+    status = {"_id": STATUS_ID, "run": summary["run"]}
+    checks = [
+        MongoCheck(
+            f"{course}: status of this run, {summary['state']}",
+            STATUS_COLLECTION,
+            filter={**status, "state": summary["state"]},
+            equal_to=1,
+        ),
+        MongoCheck(
+            f"{course}: read = loaded + rejected",
+            STATUS_COLLECTION,
+            pipeline=[
+                {"$match": status},
+                {"$unwind": "$files"},
+                {
+                    "$project": {
+                        "unbalanced": {"$ne": ["$files.read", {"$add": ["$files.loaded", "$files.rejected"]}]}
+                    }
+                },
+                {"$match": {"unbalanced": True}},
+                {"$count": "value"},
+            ],
+            equal_to=0,
+            description="files whose records read differ from loaded + rejected",
+        ),
+    ]
+    for collection, loaded in sorted(summary["loaded"].items()):
+        required, unique = INGESTION_KEYS.get(collection, ((), ()))
+        checks += scoped_collection_checks(
+            course, collection, {}, documents=loaded, required=required, unique=unique
+        )
+    return checks
+
+
+class IngestionCheckOperator(SummaryCheckOperator):
+    """Checks of the courses this run ingested (``summaries``: the ``ingest_course`` summaries)."""
+
+    build = staticmethod(ingestion_checks)
+
+
+# ---------------------------------------------------------------- course_tracking_extraction
+
+
+def extraction_checks(summary: Mapping[str, Any]) -> list[MongoCheck]:
+    """One extracted course (an ``extract_course`` summary): its status is complete, and the events
+    of the run's scope in ``<course db>.tracking`` (its course id forms, its window, loaded since
+    the run's mark: what it selected) are as many as it selected and as it wrote (selected =
+    written: the extraction rejects none), no two from one master line (``load_file``,
+    ``load_line``: what the master ``_id`` it writes under is made of)."""
+    from datetime import datetime
+
+    from analytics.edx.extraction import STATUS_COLLECTION, STATUS_ID, TRACKING_COLLECTION
+
+    if summary.get("state") != "complete":
+        return []
+    start, end = (datetime.fromisoformat(bound) for bound in summary["window"])
+    scope: dict[str, Any] = {
+        "course_id": {"$in": list(summary["course_id_forms"])},
+        "time": {"$gte": start, "$lt": end},
+    }
+    if summary.get("since"):
+        scope["loaded_at"] = {"$gte": datetime.fromisoformat(summary["since"])}
+    course = summary["edx_id"]
+    return [
+        MongoCheck(
+            f"{course}: extraction complete",
+            STATUS_COLLECTION,
+            filter={"_id": STATUS_ID, "state": "complete"},
+            equal_to=1,
+        ),
+        MongoCheck(
+            f"{course}: events selected = written",
+            TRACKING_COLLECTION,
+            filter=scope,
+            equal_to=summary["selected"],
+            description=f"{summary['mode']}: the events of the run's scope",
+        ),
+        *scoped_collection_checks(course, TRACKING_COLLECTION, scope, documents=summary["written"]),
+        # Over the course's events, not the run's mark and window: the local server's aggregation
+        # compares datetimes wrongly ($lt matches nothing), and the extraction de-duplicates (writes by
+        # the master _id) over the whole collection anyway.
+        duplicates_check(
+            f"{course}: no duplicate load_file, load_line",
+            TRACKING_COLLECTION,
+            {"course_id": scope["course_id"]},
+            ("load_file", "load_line"),
+        ),
+    ]
+
+
+class ExtractionCheckOperator(SummaryCheckOperator):
+    """Checks of the courses this run extracted (``summaries``: the ``extract_course`` summaries)."""
+
+    build = staticmethod(extraction_checks)
+
+
+# ---------------------------------------------------------------- course_kpis
+
+# Per KPI collection: the keys each document has and the key group that is its period (or row).
+KPI_KEYS: dict[str, tuple[str, ...]] = {
+    "time_on_task": ("username", "day"),
+    "weekly_activity": ("interval_start", "label"),
+    "videos": ("video_id",),
+    "video_segments": ("video_id", "segment"),
+    "learners": ("username",),
+}
+
+
+def kpi_checks(summary: Mapping[str, Any]) -> list[MongoCheck]:
+    """One course and range (a ``compute_course`` summary): its ``kpi_status`` is complete, and each
+    KPI collection holds, in the range's scope (its days, its ISO weeks, the documents keyed by
+    course and range), the rows the summary counts, none without its keys, no duplicate period
+    (a learner's day, a week's label, a video's segment, a learner)."""
+    from datetime import date
+
+    from analytics.edx.kpi_collections import STATUS_COLLECTION, scopes, status_id
+    from analytics.edx.kpi_settings import KpiRange
+
+    if summary.get("state") != "complete":
+        return []
+    kpi_range = KpiRange(date.fromisoformat(summary["from_date"]), date.fromisoformat(summary["to_date"]))
+    label = f"{summary['edx_id']} {kpi_range.from_date} .. {kpi_range.to_date}"
+    checks = [
+        MongoCheck(
+            f"{label}: kpi_status complete",
+            STATUS_COLLECTION,
+            filter={"_id": status_id(summary["edx_id"], kpi_range), "state": "complete"},
+            equal_to=1,
+        )
+    ]
+    for collection, scope in scopes(summary["edx_id"], kpi_range).items():
+        keys = KPI_KEYS[collection]
+        checks += scoped_collection_checks(
+            label, collection, scope, documents=summary["rows"][collection], required=keys, unique=[keys]
+        )
+    return checks
+
+
+class KpiCheckOperator(SummaryCheckOperator):
+    """Checks of the courses and ranges this run computed (``summaries``: the ``compute_course`` summaries)."""
+
+    build = staticmethod(kpi_checks)
