@@ -117,6 +117,7 @@ def test_the_dag_computes_every_course_and_a_range(tmp_path, mongo_client, airfl
         {**conf, "courses": [config.edx_id], "from_date": "2024-03-05", "to_date": "2024-03-06"},
     )
     assert second.state == "success", second.output[-3000:]
+    assert "task_id=check_course_kpis" in second.output  # its checks ran, and passed
     status = database[STATUS_COLLECTION].find_one({"from_date": "2024-03-05", "to_date": "2024-03-06"})
     assert status["state"] == "complete" and status["whole_course"] is False
     assert database[LEARNERS].count_documents({"from_date": "2024-03-05"}) == status["loaded"][LEARNERS] > 0

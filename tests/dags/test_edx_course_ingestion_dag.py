@@ -131,6 +131,7 @@ def test_ingestion_dag_loads_every_course_and_is_idempotent(tmp_path, mongo_clie
     try:
         first = run_dag_test("edx_course_ingestion", "2024-03-04", {"package_dir": str(package)})
         assert first.state == "success", first.output[-4000:]
+        assert "task_id=check_ingested_courses" in first.output  # its checks ran, and passed
         counts_after_first = {name: _collection_counts(mongo_client, name) for name in databases}
 
         for course, name in zip(inventory.courses, databases, strict=True):

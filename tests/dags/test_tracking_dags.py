@@ -151,6 +151,7 @@ def test_the_extraction_copies_each_course_from_the_master_and_a_rerun_changes_n
     conf = {"course_config_dir": str(demo / "courses")}
     first = run_dag_test("course_tracking_extraction", "2024-03-10", conf)
     assert first.state == "success", first.output[-3000:]
+    assert "task_id=check_extracted_courses" in first.output  # its checks ran, and passed
     states = {}
     for config in configs:
         expected = master[MASTER_COLLECTION].count_documents(selection_filter(config))
