@@ -96,3 +96,29 @@ def test_distinct_values_is_exact_on_the_range(messages):
         "u1",
         "u2",
     ]
+
+
+def test_count_documents_of_a_null_key_misses_explicit_nulls(mongo_database):
+    """Found by the data checks: ``{k: None}`` counts a missing key but not a null one; ``$in: [None]`` counts both."""
+    from analytics.operators.data_checks import scoped_collection_checks
+
+    collection = mongo_database.nulls
+    collection.insert_many([{"_id": 1, "k": None}, {"_id": 2}, {"_id": 3, "k": "v"}])
+    assert collection.count_documents({"k": None}) == 1, server_says("counts {k: None} without the nulls")
+    assert len(list(collection.find({"k": None}))) == 2  # find answers as MongoDB does
+    (check,) = scoped_collection_checks("probe", "nulls", {}, required=["k"])
+    assert collection.count_documents(check.filter) == 2
+
+
+def test_an_aggregation_match_on_a_datetime_range_is_wrong(mongo_database):
+    """Found by the data checks: in ``aggregate``, ``$lt`` on a datetime matches nothing and ``$gte`` everything.
+
+    ``count_documents`` with the same filter answers right, so the checks count with it and
+    aggregate (for duplicates) over a scope without times.
+    """
+    collection = mongo_database.times
+    collection.insert_many([{"_id": hour, "time": datetime(2024, 3, 1, hour)} for hour in range(5)])
+    window = {"time": {"$gte": datetime(2024, 3, 1, 1), "$lt": datetime(2024, 3, 1, 3)}}
+    counted = list(collection.aggregate([{"$match": window}, {"$count": "value"}]))
+    assert counted in ([], [{"value": 0}]), server_says("miscounts a datetime range in $match")
+    assert collection.count_documents(window) == 2
