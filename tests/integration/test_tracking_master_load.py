@@ -133,6 +133,20 @@ def test_a_changed_file_is_detected_and_a_reload_replaces_its_events(tmp_path, m
     assert {document["time"].date().isoformat() for document in stored} == {"2024-03-05"}
 
 
+def test_a_reload_removes_the_events_of_lines_now_discarded(tmp_path, mongo_database):
+    """A line that was an event and is now bad: the reload discards it and its old event goes too."""
+    path = tmp_path / "d.log"
+    write_log(path, 30)
+    assert load(mongo_database, path).loaded == 30
+    write_log(path, 28, bad_lines={4: b"not json\n", 19: b"\n"})  # lines 6 and 22 are bad now
+    result = load(mongo_database, path, reload=True)
+    assert (result.read, result.already_loaded, result.discarded) == (30, 28, 2)
+    assert (result.removed_discarded, result.removed_beyond_end) == (2, 0)
+    stored = master_state(mongo_database)
+    assert len(stored) == result.read - result.discarded
+    assert {document["load_line"] for document in stored} == set(range(1, 31)) - {6, 22}
+
+
 def test_a_load_killed_halfway_is_finished_by_the_next_with_each_event_once(tmp_path, mongo_database):
     """SIGKILL the loader process in the middle of a file, load again: every line stored exactly once."""
     path = tmp_path / "big.log.gz"

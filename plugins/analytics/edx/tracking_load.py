@@ -15,9 +15,10 @@ first time count as *already loaded* and each event is stored exactly once. A tr
 stream loads every line before the fault and records the file as ``partial`` with the reason.
 
 A reload on purpose, or of a file whose size or time changed since an unfinished load, writes
-each line over the stored document with the same ``_id`` (``upsert``), then removes the stored
-lines beyond the file's new end, so the master holds the file as it is now; readers never see
-fewer of its events meanwhile.
+each line over the stored document with the same ``_id`` (``upsert``), removes the stored event of
+each line that this version discards (a line that was an event and is now bad), and at the end the
+stored lines beyond the file's new end, so the master holds the file as it is now; readers never
+see fewer of its events meanwhile than the file now has.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from analytics.core.config import config_path, load_json_config, require
 from analytics.core.gzip_lines import gzip_lines
 from analytics.core.progress import Progress
 from analytics.edx.tracking_files import DEFAULT_MAX_FILES_PER_RUN, RELOAD, TrackingFile
-from analytics.edx.tracking_lines import parse_tracking_line
+from analytics.edx.tracking_lines import event_id, parse_tracking_line
 from analytics.stores.mongo import DEFAULT_BATCH_SIZE, MongoBatchWriter, replace_document
 
 if TYPE_CHECKING:
@@ -114,6 +115,7 @@ class FileLoad:
     already_loaded: int = 0
     discarded: int = 0
     removed_beyond_end: int = 0
+    removed_discarded: int = 0  # a reload: stored events of lines this version discards
     discarded_by_reason: Counter[str] = field(default_factory=Counter)
     events_by_course: Counter[str] = field(default_factory=Counter)
     events_without_course: int = 0
@@ -271,9 +273,16 @@ def load_tracking_file(
         logger=log,
         extra=lambda: _counters_text(result, writer),
     )
+    stale = (
+        _StaleLines(database[MASTER_COLLECTION], result, settings.batch_size)
+        if result.mode == "upsert"
+        else None
+    )
     try:
         with writer:
-            _stream_file(found, result, writer, errors, clock, progress)
+            _stream_file(found, result, writer, errors, clock, progress, stale)
+        if stale is not None:
+            stale.flush()
     except BaseException:
         errors.abandon()
         raise
@@ -306,8 +315,11 @@ def _stream_file(
     errors: ErrorsFile,
     clock: Callable[[], datetime],
     progress: Progress,
+    stale: _StaleLines | None = None,
 ) -> None:
     """Account for every line of the file in ``result``, writing documents and errors as it goes.
+
+    ``stale`` (a reload) is told each discarded line, whose event an earlier version stored.
 
     A stream that breaks (a truncated or corrupt gzip, a read error) ends the loop with
     ``result.failure`` set; the lines before the fault are loaded.
@@ -349,6 +361,8 @@ def _stream_file(
                 result.discarded += 1
                 result.discarded_by_reason[document.reason] += 1
                 errors.write(document, raw)
+                if stale is not None:
+                    stale.add(event_id(found.name, line_number))
                 if logged < REJECTIONS_LOGGED_PER_FILE:
                     logged += 1
                     log.warning("discarded %s", document)
@@ -357,6 +371,27 @@ def _stream_file(
         while hashing.read(READ_CHUNK_BYTES):  # the bytes after a truncated stream count in the hash too
             pass
         result.sha256 = hashing.sha256.hexdigest()
+
+
+class _StaleLines:
+    """A reload's discarded lines: their stored events (an earlier version's) deleted by ``_id``, a batch at a time."""
+
+    def __init__(self, collection: Any, result: FileLoad, batch_size: int) -> None:
+        self.collection = collection
+        self.result = result
+        self.batch_size = batch_size
+        self.ids: list[str] = []
+
+    def add(self, document_id: str) -> None:
+        self.ids.append(document_id)
+        if len(self.ids) >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.ids:
+            deleted = self.collection.delete_many({"_id": {"$in": self.ids}}).deleted_count
+            self.result.removed_discarded += deleted
+            self.ids = []
 
 
 def _counters_text(result: FileLoad, writer: MongoBatchWriter) -> str:
