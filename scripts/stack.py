@@ -1,15 +1,16 @@
-"""The local embedded stack: PostgreSQL, a MongoDB wire-protocol server and an S3 API server.
+"""The local embedded stack: PostgreSQL, a MongoDB wire-protocol server, an S3 API server and an SMTP server.
 
 ``python scripts/stack.py [--profile demo|test] up|down|status|env`` manages, under ``.local/``
 (``.local/test/`` for the test profile, so tests never clobber the demo's data), a PostgreSQL
 cluster built from Debian's server binaries with the databases ``prod``, ``analytics`` and
-``app`` (and ``airflow``, Airflow's metadata database); ``nx-27017`` (NeoSQLite's MongoDB wire-protocol server); and moto in server mode.
+``app`` (and ``airflow``, Airflow's metadata database); ``nx-27017`` (NeoSQLite's MongoDB wire-protocol server); moto in server mode;
+and aiosmtpd, an SMTP server that keeps every mail (the DAGs' failure alerts) in a Maildir, ``mail/``.
 ``up`` is a no-op for services that already answer, waits until each one does, migrates the
 Airflow metadata database once, and writes ``env`` (shell ``export`` lines with
 ``AIRFLOW_HOME``, the dags and plugins folders and an ``AIRFLOW_CONN_*`` per connection).
 ``down`` stops only the processes this script started, found through their pid files.
 Ports are fixed per profile; ``ANALYTICS_PG_PORT``, ``ANALYTICS_MONGO_PORT`` and
-``ANALYTICS_S3_PORT`` override the demo's, ``ANALYTICS_TEST_PG_PORT`` (and so on) the test's. Everything here is for the local stack only: PostgreSQL
+``ANALYTICS_S3_PORT``, ``ANALYTICS_SMTP_PORT`` override the demo's, ``ANALYTICS_TEST_PG_PORT`` (and so on) the test's. Everything here is for the local stack only: PostgreSQL
 trusts connections from 127.0.0.1 and the S3 keys are moto's dummies.
 """
 
@@ -44,8 +45,8 @@ DEADLINE_DAGS = (
 # writing at once lock each other out (Airflow refuses to create a backfill under that load).
 METADATA_DATABASE = "airflow"
 DEFAULT_PORTS = {
-    "demo": {"pg": 54320, "mongo": 27017, "s3": 5000},
-    "test": {"pg": 54330, "mongo": 27027, "s3": 5010},
+    "demo": {"pg": 54320, "mongo": 27017, "s3": 5000, "smtp": 2525},
+    "test": {"pg": 54330, "mongo": 27027, "s3": 5010, "smtp": 2535},
 }
 S3_BUCKETS = ("edx-tracking-logs", "analytics-exports")
 STARTUP_TIMEOUT_SECONDS = 60
@@ -60,6 +61,7 @@ class Stack:
     pg_port: int
     mongo_port: int
     s3_port: int
+    smtp_port: int
 
     @functools.cached_property  # a frozen dataclass without __slots__: cached in __dict__
     def pg_root(self) -> Path:
@@ -81,6 +83,11 @@ class Stack:
     @property
     def env_file(self) -> Path:
         return self.root / "env"
+
+    @property
+    def mail_dir(self) -> Path:
+        """The local SMTP server's Maildir: every alert the stack's DAG runs send."""
+        return self.root / "mail"
 
     def pid_file(self, service: str) -> Path:
         return self.root / "run" / f"{service}.pid"
@@ -110,7 +117,12 @@ def stack_for(profile: str) -> Stack:
             raise SystemExit(f"[stack] the {profile} and {other} stacks would share port(s) {sorted(shared)}")
     root = REPO / ".local" if profile == "demo" else REPO / ".local" / profile
     return Stack(
-        profile=profile, root=root, pg_port=ports["pg"], mongo_port=ports["mongo"], s3_port=ports["s3"]
+        profile=profile,
+        root=root,
+        pg_port=ports["pg"],
+        mongo_port=ports["mongo"],
+        s3_port=ports["s3"],
+        smtp_port=ports["smtp"],
     )
 
 
@@ -421,6 +433,38 @@ def s3_up(stack: Stack) -> None:
             client.create_bucket(Bucket=bucket)
 
 
+# ---------------------------------------------------------------- SMTP (aiosmtpd, a Maildir)
+
+
+def smtp_answers(stack: Stack) -> bool:
+    """An SMTP server greets on the port (``220``)."""
+    try:
+        with socket.create_connection(("127.0.0.1", stack.smtp_port), timeout=1) as sock:
+            return sock.recv(64).startswith(b"220")
+    except OSError:
+        return False
+
+
+def smtp_up(stack: Stack) -> None:
+    """aiosmtpd on loopback keeping every mail in ``mail_dir`` (a Maildir): the alerts of local runs."""
+    if smtp_answers(stack):
+        log(f"smtp already answers on 127.0.0.1:{stack.smtp_port}")
+        return
+    if port_answers(stack.smtp_port):
+        raise SystemExit(f"[stack] port {stack.smtp_port} is taken by something that is not an SMTP server")
+    start_background(
+        stack,
+        "smtp",
+        [
+            str(VENV_BIN / "python"),
+            *("-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{stack.smtp_port}"),
+            *("-c", "aiosmtpd.handlers.Mailbox", str(stack.mail_dir)),
+        ],
+    )
+    wait_until(lambda: smtp_answers(stack), "smtp (aiosmtpd)", stack.log_file("smtp"))
+    log(f"smtp (aiosmtpd) started on 127.0.0.1:{stack.smtp_port}, mail kept in {stack.mail_dir}")
+
+
 # ---------------------------------------------------------------- env and Airflow
 
 
@@ -446,6 +490,10 @@ def environment(stack: Stack) -> dict[str, str]:
         **{f"AIRFLOW_CONN_POSTGRES_{database.upper()}": f"{pg}/{database}" for database in DATABASES},
         "AIRFLOW_CONN_MONGO_DEFAULT": f"mongo://127.0.0.1:{stack.mongo_port}/",
         "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(aws, separators=(",", ":")),
+        # The failure alerts go to the stack's own SMTP server (no TLS on loopback).
+        "AIRFLOW_CONN_SMTP_DEFAULT": (
+            f"smtp://127.0.0.1:{stack.smtp_port}?disable_tls=true&disable_ssl=true&timeout=10&retry_limit=1"
+        ),
         "AIRFLOW_VAR_EDX_PACKAGE_DIR": str(stack.root / "demo-data" / "package"),
         "AIRFLOW_VAR_EDX_TRACKING_DIR": str(
             stack.root / "demo-data" / "landing"
@@ -511,6 +559,7 @@ def up(stack: Stack, migrate: bool) -> None:
     postgres_up(stack)
     mongo_up(stack)
     s3_up(stack)
+    smtp_up(stack)
     write_env_file(stack)
     if migrate:
         migrate_airflow_db(stack)
@@ -519,7 +568,7 @@ def up(stack: Stack, migrate: bool) -> None:
 
 def down(stack: Stack) -> None:
     postgres_down(stack)
-    for service in ("mongo", "s3"):
+    for service in ("mongo", "s3", "smtp"):
         pid = read_pid(stack.pid_file(service))
         if pid is None:
             log(f"{service} is not running from this stack")
@@ -538,6 +587,7 @@ def status(stack: Stack) -> int:
         f"postgres 127.0.0.1:{stack.pg_port}": postgres_answers(stack),
         f"mongo    127.0.0.1:{stack.mongo_port}": mongo_answers(stack),
         f"s3       {s3_endpoint(stack)}": s3_answers(stack),
+        f"smtp     127.0.0.1:{stack.smtp_port}": smtp_answers(stack),
     }
     for name, answers in checks.items():
         print(f"{name}: {'up' if answers else 'down'}")

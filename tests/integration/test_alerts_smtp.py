@@ -255,3 +255,20 @@ def test_a_missed_deadline_sends_a_mail(tmp_path, smtp_server):
         "A failure means the probe worked. What to do:",
     ):
         assert line in body, f"{line!r} not in the mail:\n{body}"
+
+
+def test_the_local_stack_keeps_its_alert_mail_in_a_maildir():
+    """`make stack-test` / `make run` start an SMTP server of their own: smtp_default delivers to its Maildir."""
+    import mailbox
+    import uuid
+    from pathlib import Path
+
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+    subject = f"[airflow] stack mail probe {uuid.uuid4().hex}"
+    with SmtpHook(smtp_conn_id="smtp_default") as hook:
+        hook.send_email_smtp(
+            to=RECIPIENT, subject=subject, html_content="<p>probe</p>", from_email="airflow@localhost"
+        )
+    maildir = mailbox.Maildir(Path(os.environ["ANALYTICS_LOCAL_DIR"]) / "mail", create=False)
+    assert subject in [message["Subject"] for message in maildir]

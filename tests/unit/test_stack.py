@@ -22,14 +22,14 @@ def _stack_module():
 
 def test_demo_and_test_profiles_use_different_ports_and_folders(monkeypatch):
     for profile in ("demo", "test"):
-        for service in ("pg", "mongo", "s3"):
+        for service in ("pg", "mongo", "s3", "smtp"):
             monkeypatch.delenv(
                 f"ANALYTICS_{'' if profile == 'demo' else 'TEST_'}{service.upper()}_PORT", raising=False
             )
     stack = _stack_module()
     demo, test = stack.stack_for("demo"), stack.stack_for("test")
-    assert {demo.pg_port, demo.mongo_port, demo.s3_port}.isdisjoint(
-        {test.pg_port, test.mongo_port, test.s3_port}
+    assert {demo.pg_port, demo.mongo_port, demo.s3_port, demo.smtp_port}.isdisjoint(
+        {test.pg_port, test.mongo_port, test.s3_port, test.smtp_port}
     )
     assert demo.root != test.root and demo.airflow_home != test.airflow_home
 
@@ -68,6 +68,7 @@ def test_environment_defines_every_connection_and_no_examples():
         assert f"AIRFLOW_CONN_{conn_id.upper()}" in environment
     assert environment["AIRFLOW_CONN_MONGO_DEFAULT"].startswith("mongo://")
     assert '"endpoint_url"' in environment["AIRFLOW_CONN_AWS_DEFAULT"]
+    assert environment["AIRFLOW_CONN_SMTP_DEFAULT"].startswith("smtp://127.0.0.1:")
     assert environment["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
     assert environment["AIRFLOW__CORE__DAGS_FOLDER"].endswith("/dags")
 
