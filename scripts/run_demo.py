@@ -528,9 +528,11 @@ def main() -> int:
     reset_landing_and_upload_logs()
     unpause_weekly_views()
     missing = [dag_id for dag_id in dag_ids_in_folder() if dag_id not in planned]
+    mails_before = len(alert_mails())
     results = []
     for run in DEMO_RUNS:
         results.append((run, *run_dag(run, log_dir)))
+    alerts = len(alert_mails()) - mails_before
 
     print("\n" + "=" * 78)
     print("analytics-dags demo: summary")
@@ -552,8 +554,24 @@ def main() -> int:
     print(
         f"\n{len(results) - failures} of {len(results)} DAG runs succeeded. Logs: {log_dir.relative_to(REPO)}/"
     )
+    mail_dir = alert_mail_dir()
+    print(f"Failure alerts sent: {alerts} (the stack's SMTP server keeps them in {mail_dir}/new/).")
     print("Browse the runs with `make ui`.")
     return 1 if failures else 0
+
+
+def alert_mail_dir() -> Path:
+    """The demo stack's Maildir (scripts/stack.py's SMTP server, behind smtp_default)."""
+    return Path(os.environ.get("ANALYTICS_LOCAL_DIR", REPO / ".local")) / "mail"
+
+
+def alert_mails() -> list[str]:
+    """The keys of the mails in the demo stack's Maildir (none when it does not exist yet)."""
+    import mailbox
+
+    if not alert_mail_dir().is_dir():
+        return []
+    return list(mailbox.Maildir(alert_mail_dir(), create=False).keys())
 
 
 if __name__ == "__main__":
