@@ -39,13 +39,33 @@ class WriteCounts:
     duplicates: int = 0
 
 
+class MongoUnavailableError(RuntimeError):
+    """The MongoDB server of an Airflow connection could not be reached, or went away mid-task.
+
+    Raised from pymongo's ``ConnectionFailure`` (chained), with the connection id and host:port,
+    so the task's log says which store to look at; Airflow retries the task like any failure.
+    """
+
+
 @contextmanager
 def mongo_client(conn_id: str) -> Iterator[Any]:
-    """A pymongo client for an Airflow connection (``mongo://`` URI), closed on exit."""
+    """A pymongo client for an Airflow connection (``mongo://`` URI), closed on exit.
+
+    A connection failure inside the block (server down, stopped mid-write) leaves it as a
+    :class:`MongoUnavailableError` naming ``conn_id`` and the server's host:port.
+    """
     from airflow.providers.mongo.hooks.mongo import MongoHook
+    from pymongo.errors import ConnectionFailure
 
     with MongoHook(mongo_conn_id=conn_id) as hook:
-        yield hook.get_conn()
+        try:
+            yield hook.get_conn()
+        except ConnectionFailure as error:
+            connection = hook.connection
+            address = f"{connection.host}:{connection.port}" if connection.port else connection.host
+            raise MongoUnavailableError(
+                f"MongoDB connection {conn_id!r} ({address}) failed: {str(error)[:300]}"
+            ) from error
 
 
 class MongoBatchWriter:

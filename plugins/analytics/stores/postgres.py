@@ -138,17 +138,76 @@ def connection_parameters(conn_id: str) -> dict[str, Any]:
     }
 
 
-def connect(conn_id: str, *, autocommit: bool = False) -> psycopg.Connection:
-    """A psycopg 3 connection for an Airflow connection id, from ``PostgresHook.get_conn()``; use it as a context manager."""
+@functools.cache
+def _unavailable_error_class() -> type[Exception]:
     import psycopg
 
-    conn = postgres_hook(conn_id).get_conn()
+    class PostgresUnavailableError(psycopg.OperationalError):
+        """The PostgreSQL server of an Airflow connection could not be reached, or went away mid-task.
+
+        Raised from psycopg's ``OperationalError`` (chained, and still one), with the connection id
+        and host:port, so the task's log says which store to look at; Airflow retries the task.
+        """
+
+    return PostgresUnavailableError
+
+
+def __getattr__(name: str) -> Any:
+    """``PostgresUnavailableError``, made on first use: it subclasses psycopg's error, imported lazily."""
+    if name == "PostgresUnavailableError":
+        return _unavailable_error_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _unavailable(conn_id: str, address: str, error: BaseException) -> Exception:
+    first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return _unavailable_error_class()(f"PostgreSQL connection {conn_id!r} ({address}) failed: {first_line}")
+
+
+@functools.cache
+def _store_connection_class() -> type[psycopg.Connection]:
+    """psycopg's ``Connection``, whose ``with`` block names its Airflow connection when the server goes away."""
+    import psycopg
+
+    class StoreConnection(psycopg.Connection):
+        conn_id = ""
+        address = ""
+
+        def __exit__(self, exc_type, exc, traceback) -> None:
+            lost = (  # a broken connection, not a query cancelled; an inner connection's error named already
+                isinstance(exc, psycopg.OperationalError)
+                and not isinstance(exc, _unavailable_error_class())
+                and self.broken
+            )
+            super().__exit__(exc_type, exc, traceback)
+            if lost:
+                raise _unavailable(self.conn_id, self.address, exc) from exc
+
+    return StoreConnection
+
+
+def connect(conn_id: str, *, autocommit: bool = False) -> psycopg.Connection:
+    """A psycopg 3 connection for an Airflow connection id, from ``PostgresHook.get_conn()``; use it as a context manager.
+
+    A server that does not answer, or that goes away inside the ``with`` block (the connection
+    broken), raises :class:`PostgresUnavailableError` naming ``conn_id`` and the host:port.
+    """
+    import psycopg
+
+    hook = postgres_hook(conn_id)
+    try:
+        conn = hook.get_conn()
+    except psycopg.OperationalError as error:
+        connection = hook.connection
+        raise _unavailable(conn_id, f"{connection.host}:{connection.port}", error) from error
     if not isinstance(conn, psycopg.Connection):
         conn.close()
         raise RuntimeError(
             "PostgresHook returned a psycopg2 connection: the store needs psycopg 3, which the "
             "postgres provider uses when psycopg and SQLAlchemy 2 are installed"
         )
+    conn.__class__ = _store_connection_class()  # same layout: only __exit__ differs
+    conn.conn_id, conn.address = conn_id, f"{conn.info.host}:{conn.info.port}"
     conn.autocommit = autocommit
     return conn
 
