@@ -11,7 +11,11 @@ computed weeks whose data changed (stale weeks).
 **Schedule.** `CronDataIntervalTimetable("0 0 * * *", Europe/Paris)` (the zone is
 `ENGAGEMENT_TIMEZONE` in `plugins/analytics/engagement/config.py`, the one place it is set):
 each run's data interval is one local day `[D 00:00, D+1 00:00)` (23 or 25 hours on DST
-changes) and the run starts when that day is over. `max_active_runs=1` keeps days in order.
+changes) and the run starts when that day is over. `max_active_runs=1` keeps scheduled days in
+order. A backfill runs as many days at once as its own `--max-active-runs` (Airflow applies that,
+not the DAG's): the runs' loads and enrichments take turns on the event table (an advisory lock
+per transaction) and `copy_production` runs one at a time, so each day ends as its single run
+leaves it.
 **Catchup** is on, from `ENGAGEMENT_START_DATE` (same module; the DAG's `start_date`): days
 missed while the scheduler was down or the DAG paused get their runs, oldest first, as soon as
 it runs again. To load history before that date, move the constant back; to skip a stretch,
@@ -145,7 +149,10 @@ BRANCH_XCOM = "{{{{ ti.xcom_pull(task_ids='branch_on_weekday', key='{}') }}}}"
 def engagement_elt_daily():
     day = day_to_load()
     copy_production = CopyProductionOperator(
-        pool=POSTGRES_WRITES, task_id="copy_production", execution_timeout=COPY_EXECUTION_TIMEOUT
+        pool=POSTGRES_WRITES,
+        task_id="copy_production",
+        execution_timeout=COPY_EXECUTION_TIMEOUT,
+        max_active_tis_per_dag=1,  # a backfill's concurrent runs restore the reference tables one at a time
     )
     load_events = LoadEventsOperator(
         pool=POSTGRES_WRITES, task_id="load_events", execution_timeout=LOAD_EXECUTION_TIMEOUT

@@ -690,6 +690,55 @@ def test_backfill_over_three_weeks_gives_the_rows_of_three_weekly_runs(engagemen
         assert _categorie_counts(analytics, week) == _categorie_counts_from_source(prod, week), week
 
 
+@pytest.mark.slow
+def test_a_backfill_of_30_days_four_at_a_time_leaves_what_30_single_runs_leave(
+    engagement_databases, tmp_path
+):
+    """`airflow backfill create --max-active-runs 4` of the daily ELT, 8 January to 6 February.
+
+    Airflow 3.3.2's scheduler holds a backfill's runs to the backfill's ``max_active_runs``, not
+    to the DAG's (1): four days load at once, and each run's lookback rewrites the day before,
+    which another run may be loading. The events and the load log must equal what the steps leave
+    when run one day after another (``_load_days``, the functions the tasks call).
+    """
+    from tests.airflow_services import airflow_services, metadata_database, migrate_metadata_db
+
+    first, days = date(2024, 1, 8), 30
+    events = "SELECT * FROM evenement_engagement ORDER BY id"
+    load_log = (
+        "SELECT day, events, fingerprint, enriched_at IS NOT NULL FROM engagement_loaded_days ORDER BY day"
+    )
+    prod, analytics = engagement_databases
+    _reset_analytics(analytics)
+    _load_days(first - timedelta(days=1), first + timedelta(days=days))  # the first run's lookback too
+    single_runs = (_rows(analytics, events), _rows(analytics, load_log))
+    assert len(single_runs[1]) == days + 1 and all(row[1] > 0 for row in single_runs[1])
+
+    _reset_analytics(analytics)
+    home = tmp_path / "airflow"
+    with metadata_database(os.environ) as database_url:
+        migrate_metadata_db(home, os.environ, database_url)
+        with airflow_services(
+            home, os.environ, database_url=database_url, dags_folder=REPO / "dags"
+        ) as services:
+            services.wait_for_dag_serialized("engagement_elt_daily", timeout=120)
+            services.unpause("engagement_elt_daily")
+            backfill = services.create_backfill(
+                "engagement_elt_daily",
+                datetime.combine(first, datetime.min.time(), PARIS),
+                datetime.combine(first + timedelta(days=days - 1), datetime.min.time(), PARIS),
+                max_active_runs=4,
+                dag_run_conf={"weekly_views": False},  # the views' own backfill test covers them
+            )
+            runs = services.wait_for_backfill(backfill, timeout=1500)
+
+    assert [run.state for run in runs] == ["success"] * days
+    assert [run.data_interval_start.astimezone(PARIS).date() for run in runs] == [
+        first + timedelta(days=offset) for offset in range(days)
+    ]
+    assert (_rows(analytics, events), _rows(analytics, load_log)) == single_runs
+
+
 def test_a_changed_day_recomputes_its_weeks_through_the_weekly_dag(
     engagement_databases, own_metadata_db, weekly_views_unpaused
 ):

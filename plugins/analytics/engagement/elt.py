@@ -239,6 +239,21 @@ def _event_table_identifiers(config: EngagementConfig) -> dict[str, str]:
     return {"event_table": config.event_table, **event_index_names(config.event_table)}
 
 
+def lock_event_table(conn: psycopg.Connection, config: EngagementConfig) -> None:
+    """Wait for, then hold until the caller's transaction ends, the event table's writer lock.
+
+    A transaction-level advisory lock keyed on the table's name: loads and enrichments of
+    concurrent runs (a backfill with several active runs; a run's lookback rewriting the day
+    another run loads) take turns instead of racing on the table's creation, on the same day's
+    rows or on its load log row. Each is one short transaction, so the wait is short; readers are
+    not blocked.
+    """
+    conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+        (f"analytics.engagement:{config.event_table}",),
+    )
+
+
 def ensure_event_table(conn: psycopg.Connection, config: EngagementConfig) -> None:
     """Create the analytics event table and its date index when missing (in the caller's transaction)."""
     postgres.run_sql_file(conn, ANALYTICS_EVENTS_SCHEMA_SQL, identifiers=_event_table_identifiers(config))
@@ -292,6 +307,7 @@ def load_events(
     count_query = sql.SQL("SELECT count(*) FROM ({}) AS interval_events").format(source_rows)
     started = time.monotonic()
     with postgres.read_snapshot(source_conn), target_conn.transaction():
+        lock_event_table(target_conn, config)
         ensure_event_table(target_conn, config)
         source_count = source_conn.execute(count_query, interval.as_params()).fetchone()[0]
         with target_conn.cursor() as cursor:
@@ -410,6 +426,7 @@ def enrich_events(
     check_writable_target(postgres.target_of_connection(target_conn), config.production_database_names)
     started = time.monotonic()
     with target_conn.transaction():
+        lock_event_table(target_conn, config)
         schema_changed = ensure_enrichment_columns(target_conn, config)
         rows = postgres.run_sql_file(
             target_conn,
