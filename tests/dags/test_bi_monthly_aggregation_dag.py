@@ -186,13 +186,21 @@ def test_the_gate_shut_skips_every_task_and_writes_nothing(bi_database, monkeypa
 
 
 @pytest.mark.slow
-def test_a_backfill_over_three_months_writes_what_one_params_run_writes(bi_database, tmp_path, mongo_client):
-    """`airflow backfill create` on a real scheduler: January to March, one run each, same documents."""
+def test_a_backfill_of_twelve_months_four_at_a_time_writes_what_one_params_run_writes(
+    bi_database, tmp_path, mongo_client
+):
+    """`airflow backfill create --max-active-runs 4` on a real scheduler, January to December 2024.
+
+    Four months run at once (a backfill's limit, not the DAG's 2, applies); each month's
+    documents, and the snapshots as of the last month, equal those of one params run over the
+    year. The fixture's rows are in January to May: the later months are computed empty.
+    """
     from tests.airflow_services import airflow_services, metadata_database, migrate_metadata_db
 
-    ranged = run_dag_test(DAG_ID, "2024-06-01", {"from_month": "2024-01", "to_month": "2024-03"})
+    ranged = run_dag_test(DAG_ID, "2025-01-01", {"from_month": "2024-01", "to_month": "2024-12"})
     assert ranged.state == "success", ranged.output[-4000:]
     from_params = documents(bi_database)
+    assert any(from_params.values())
     for name in from_params:
         bi_database[name].drop()
 
@@ -205,13 +213,11 @@ def test_a_backfill_over_three_months_writes_what_one_params_run_writes(bi_datab
             services.wait_for_dag_serialized(DAG_ID, timeout=180)
             services.unpause(DAG_ID)
             backfill = services.create_backfill(
-                DAG_ID, datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 3, 1, tzinfo=UTC)
+                DAG_ID, datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 12, 1, tzinfo=UTC), max_active_runs=4
             )
-            runs = services.wait_for_backfill(backfill, timeout=300)
-    assert [run.state for run in runs] == ["success"] * 3
+            runs = services.wait_for_backfill(backfill, timeout=1200)
+    assert [run.state for run in runs] == ["success"] * 12
     assert [(run.data_interval_start.month, run.data_interval_end.month) for run in runs] == [
-        (1, 2),
-        (2, 3),
-        (3, 4),
+        (month, month % 12 + 1) for month in range(1, 13)
     ]
     assert documents(bi_database) == from_params

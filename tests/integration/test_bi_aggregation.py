@@ -259,7 +259,8 @@ def test_top_users_by_hand_without_email(config, mongo_database):
 def test_a_rerun_leaves_identical_documents(config, mongo_database):
     write_everything(config)
     first = every_document(mongo_database)
-    assert sum(map(len, first.values())) == 7 + 7 + 3 + 3 + 2 + 7 + 4
+    assert sum(map(len, first.values())) == 7 + 7 + 3 + 3 + 2 + 7 + 4 + 4  # + the four snapshots' months
+    assert sorted(first["snapshot_months"]) == sorted(SNAPSHOTS)
     write_everything(config)
     assert every_document(mongo_database) == first
 
@@ -384,7 +385,7 @@ def test_readers_never_see_a_snapshot_shrink_or_empty_mid_resync(
     real = MongoBatchWriter.flush
 
     def flush_and_look(self):
-        wrote = bool(self._batch)
+        wrote = bool(self._batch) and self.collection.name == "top_users"  # not the snapshot's month record
         real(self)
         if wrote:  # a look after each batch written (the commit's last, empty flush writes nothing)
             seen.append({document["_id"] for document in reader.find({}, {"_id": 1})})
@@ -417,3 +418,18 @@ def test_a_snapshot_resync_follows_the_application(config, mongo_database, chang
     found = documents(mongo_database, "forms")
     # s100 added to f1, s4 moved from f3 to f4
     assert [found[key]["submissions"] for key in ("1", "3", "4")] == [6, 1, 2]
+
+
+def test_an_empty_later_snapshot_is_not_replaced_by_an_older_month(config, mongo_database):
+    """A snapshot as of a month with no rows leaves no document; its month is recorded all the same.
+
+    A backfill's December run (no top users) resyncs top_users empty; February's run, later in
+    wall-clock time, must keep it: the collection is as of December.
+    """
+    december = Month(2024, 12)  # no session in the 90 days before its end: no top users
+    assert engine.resync_snapshot("top_users", december, config).written == 0
+    assert mongo_database["top_users"].count_documents({}) == 0
+    result = engine.resync_snapshot("top_users", FEB, config)
+    assert result.state == "kept", result
+    assert mongo_database["top_users"].count_documents({}) == 0
+    assert engine.later_snapshot_month(mongo_database["top_users"], "2024-02") == "2024-12"

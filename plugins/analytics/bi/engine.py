@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from analytics.bi.config import SQL_DIR, BiConfig
 from analytics.bi.documents import (
+    AS_OF,
     AS_OF_MONTH,
     COLLECTIONS,
     INSTITUTIONS,
@@ -57,7 +58,7 @@ from analytics.bi.documents import (
 from analytics.bi.periods import Month
 from analytics.core.progress import Progress
 from analytics.stores import postgres
-from analytics.stores.mongo import RUN_FIELD, SafeReplacement, mongo_client
+from analytics.stores.mongo import RUN_FIELD, SafeReplacement, mongo_client, replace_document
 
 if TYPE_CHECKING:
     import psycopg
@@ -278,9 +279,22 @@ def write_quarterly_form_churn(month: Month, config: BiConfig, run_id: str | Non
     return _replace_period(QUARTERLY_FORM_CHURN, month, config, {}, run_id)
 
 
-def later_snapshot_month(collection: Any, month: Month) -> str | None:
-    """The ``as_of_month`` of a document of ``collection`` later than ``month``, if there is one."""
-    found = collection.find_one({AS_OF_MONTH: {"$gt": month.label}}, {AS_OF_MONTH: 1})
+# One document per snapshot collection, ``_id`` its name: the month it was last resynced as of. A
+# snapshot as of a month with no rows (no top users yet) leaves no document to say its month.
+SNAPSHOT_MONTHS = "snapshot_months"
+
+
+def later_snapshot_month(collection: Any, month: Month | str) -> str | None:
+    """The month later than ``month`` that the snapshot ``collection`` is as of, if it is.
+
+    Read from :data:`SNAPSHOT_MONTHS`, else from the documents (a collection resynced before
+    that record existed).
+    """
+    label = month if isinstance(month, str) else month.label
+    record = collection.database[SNAPSHOT_MONTHS].find_one({"_id": collection.name})
+    if record and record.get(AS_OF_MONTH, "") > label:
+        return record[AS_OF_MONTH]
+    found = collection.find_one({AS_OF_MONTH: {"$gt": label}}, {AS_OF_MONTH: 1})
     return found[AS_OF_MONTH] if found else None
 
 
@@ -311,4 +325,7 @@ def resync_snapshot(name: str, month: Month, config: BiConfig, run_id: str | Non
                     lambda row: to_document(spec, row, as_of_month=month.label, as_of=as_of),
                 )
             removed = replacement.commit()
+        replace_document(
+            client[config.database][SNAPSHOT_MONTHS], {"_id": name, AS_OF_MONTH: month.label, AS_OF: as_of}
+        )
     return WriteResult(name, label, rows, replacement.written, removed, progress.elapsed)

@@ -177,16 +177,16 @@ class BiCheckOperator(MongoCheckOperator):
 def superseded_snapshots(database: Any, checks: Sequence[MongoCheck]) -> list[MongoCheck]:
     """The snapshot checks whose month a later run has replaced (a snapshot collection keeps its latest month only).
 
-    In a backfill, March's run may replace February's snapshot before February's check reads it.
+    In a backfill, March's run may replace February's snapshot before February's check reads it,
+    also with a snapshot of no document (the engine records each snapshot's month).
     """
     from analytics.bi.documents import AS_OF_MONTH
+    from analytics.bi.engine import later_snapshot_month
 
     superseded = []
     for check in checks:
         month = (check.filter or {}).get(AS_OF_MONTH)
-        if month is not None and database[check.collection].count_documents(
-            {AS_OF_MONTH: {"$gt": month}}, limit=1
-        ):
+        if month is not None and later_snapshot_month(database[check.collection], month):
             superseded.append(check)
     return superseded
 
