@@ -358,6 +358,35 @@ def test_load_events_gives_exactly_the_source_rows_of_the_day(production: Databa
     assert loaded == [event for event in EVENTS if event[0] in MONDAY_IDS]  # microseconds, NULLs, text intact
 
 
+@pytest.mark.parametrize("step", ["load", "enrich"])
+def test_a_load_or_enrichment_waits_for_the_event_tables_writer_lock(
+    production: Databases, config, step
+) -> None:
+    """Concurrent runs (a backfill four days at a time) take turns: each step waits while another holds the lock."""
+    import threading
+
+    from analytics.engagement.elt import lock_event_table
+
+    copy_production(PROD_CONN_ID, ANALYTICS_CONN_ID, config)  # the enrichment reads the reference tables
+    _load(config, MONDAY)
+    done, errors = threading.Event(), []
+
+    def run_step() -> None:
+        try:
+            (_load if step == "load" else _enrich)(config, MONDAY)
+            done.set()
+        except Exception as error:  # reported by the assertion below
+            errors.append(error)
+
+    with production.connect(production.analytics) as holder, holder.transaction():
+        lock_event_table(holder, config)
+        worker = threading.Thread(target=run_step, daemon=True)
+        worker.start()
+        assert not done.wait(2.0), f"{step} ran while another transaction held the event table's lock"
+    worker.join(timeout=60)
+    assert done.is_set() and not errors, f"{step} did not finish once the lock was released: {errors}"
+
+
 def test_rerunning_a_day_leaves_identical_rows_and_other_days_alone(production: Databases, config) -> None:
     _load(config, SUNDAY)
     _load(config, MONDAY)
