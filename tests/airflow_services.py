@@ -598,3 +598,31 @@ def airflow_services(
         yield services
     finally:
         services.stop()
+
+
+def run_backfill(
+    airflow_home: Path,
+    dag_id: str,
+    from_date: datetime,
+    to_date: datetime,
+    *,
+    dags_folder: Path | str,
+    env: Mapping[str, str] | None = None,
+    timeout: float = MAX_WAIT_SECONDS,
+    **backfill_options: Any,
+) -> list[BackfillRun]:
+    """One backfill on services of its own: a fresh metadata database, migrated (pools included),
+    the three services started, ``dag_id`` serialised and unpaused, the backfill of
+    [``from_date``, ``to_date``] created with ``backfill_options`` (``max_active_runs``,
+    ``dag_run_conf``, ...) and waited for; returns its runs, oldest first, once all have ended.
+    """
+    env = os.environ if env is None else env
+    with metadata_database(env) as database_url:
+        migrate_metadata_db(airflow_home, env, database_url)
+        with airflow_services(
+            airflow_home, env, database_url=database_url, dags_folder=dags_folder
+        ) as services:
+            services.wait_for_dag_serialized(dag_id, timeout=180)
+            services.unpause(dag_id)
+            backfill = services.create_backfill(dag_id, from_date, to_date, **backfill_options)
+            return services.wait_for_backfill(backfill, timeout=timeout)

@@ -195,7 +195,7 @@ def test_a_backfill_of_twelve_months_four_at_a_time_writes_what_one_params_run_w
     documents, and the snapshots as of the last month, equal those of one params run over the
     year. The fixture's rows are in January to May: the later months are computed empty.
     """
-    from tests.airflow_services import airflow_services, metadata_database, migrate_metadata_db
+    from tests.airflow_services import run_backfill
 
     ranged = run_dag_test(DAG_ID, "2025-01-01", {"from_month": "2024-01", "to_month": "2024-12"})
     assert ranged.state == "success", ranged.output[-4000:]
@@ -204,18 +204,15 @@ def test_a_backfill_of_twelve_months_four_at_a_time_writes_what_one_params_run_w
     for name in from_params:
         bi_database[name].drop()
 
-    home = tmp_path / "airflow"
-    with metadata_database(os.environ) as database_url:
-        migrate_metadata_db(home, os.environ, database_url)
-        with airflow_services(
-            home, os.environ, database_url=database_url, dags_folder=REPO / "dags"
-        ) as services:
-            services.wait_for_dag_serialized(DAG_ID, timeout=180)
-            services.unpause(DAG_ID)
-            backfill = services.create_backfill(
-                DAG_ID, datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 12, 1, tzinfo=UTC), max_active_runs=4
-            )
-            runs = services.wait_for_backfill(backfill, timeout=1200)
+    runs = run_backfill(
+        tmp_path / "airflow",
+        DAG_ID,
+        datetime(2024, 1, 1, tzinfo=UTC),
+        datetime(2024, 12, 1, tzinfo=UTC),
+        dags_folder=REPO / "dags",
+        timeout=1200,
+        max_active_runs=4,
+    )
     assert [run.state for run in runs] == ["success"] * 12
     assert [(run.data_interval_start.month, run.data_interval_end.month) for run in runs] == [
         (month, month % 12 + 1) for month in range(1, 13)

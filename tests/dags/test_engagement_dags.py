@@ -650,7 +650,7 @@ def _categorie_counts_from_source(prod: str, week: date) -> dict[tuple, int]:
 
 def test_backfill_over_three_weeks_gives_the_rows_of_three_weekly_runs(engagement_databases, tmp_path):
     """`airflow backfill create` on a real scheduler recomputes exactly what the weekly runs wrote."""
-    from tests.airflow_services import airflow_services, metadata_database, migrate_metadata_db
+    from tests.airflow_services import run_backfill
 
     prod, analytics = engagement_databases
     _reset_analytics(analytics)
@@ -662,20 +662,14 @@ def test_backfill_over_three_weeks_gives_the_rows_of_three_weekly_runs(engagemen
     assert len({row[0] for row in from_weekly_runs["analytics_engagement"]}) == 3
 
     _truncate_views(analytics)
-    home = tmp_path / "airflow"
-    with metadata_database(os.environ) as database_url:
-        migrate_metadata_db(home, os.environ, database_url)
-        with airflow_services(
-            home, os.environ, database_url=database_url, dags_folder=REPO / "dags"
-        ) as services:
-            services.wait_for_dag_serialized(WEEKLY_DAG_ID, timeout=120)
-            services.unpause(WEEKLY_DAG_ID)
-            backfill = services.create_backfill(
-                WEEKLY_DAG_ID,
-                datetime(2024, 1, 15, tzinfo=PARIS),
-                datetime(2024, 1, 29, tzinfo=PARIS),
-            )
-            runs = services.wait_for_backfill(backfill, timeout=300)
+    runs = run_backfill(
+        tmp_path / "airflow",
+        WEEKLY_DAG_ID,
+        datetime(2024, 1, 15, tzinfo=PARIS),
+        datetime(2024, 1, 29, tzinfo=PARIS),
+        dags_folder=REPO / "dags",
+        timeout=300,
+    )
 
     assert [run.state for run in runs] == ["success"] * 3
     assert [run.data_interval_start.astimezone(PARIS).date() for run in runs] == [
@@ -701,7 +695,7 @@ def test_a_backfill_of_30_days_four_at_a_time_leaves_what_30_single_runs_leave(
     which another run may be loading. The events and the load log must equal what the steps leave
     when run one day after another (``_load_days``, the functions the tasks call).
     """
-    from tests.airflow_services import airflow_services, metadata_database, migrate_metadata_db
+    from tests.airflow_services import run_backfill
 
     first, days = date(2024, 1, 8), 30
     events = "SELECT * FROM evenement_engagement ORDER BY id"
@@ -715,22 +709,16 @@ def test_a_backfill_of_30_days_four_at_a_time_leaves_what_30_single_runs_leave(
     assert len(single_runs[1]) == days + 1 and all(row[1] > 0 for row in single_runs[1])
 
     _reset_analytics(analytics)
-    home = tmp_path / "airflow"
-    with metadata_database(os.environ) as database_url:
-        migrate_metadata_db(home, os.environ, database_url)
-        with airflow_services(
-            home, os.environ, database_url=database_url, dags_folder=REPO / "dags"
-        ) as services:
-            services.wait_for_dag_serialized("engagement_elt_daily", timeout=120)
-            services.unpause("engagement_elt_daily")
-            backfill = services.create_backfill(
-                "engagement_elt_daily",
-                datetime.combine(first, datetime.min.time(), PARIS),
-                datetime.combine(first + timedelta(days=days - 1), datetime.min.time(), PARIS),
-                max_active_runs=4,
-                dag_run_conf={"weekly_views": False},  # the views' own backfill test covers them
-            )
-            runs = services.wait_for_backfill(backfill, timeout=1500)
+    runs = run_backfill(
+        tmp_path / "airflow",
+        "engagement_elt_daily",
+        datetime.combine(first, datetime.min.time(), PARIS),
+        datetime.combine(first + timedelta(days=days - 1), datetime.min.time(), PARIS),
+        dags_folder=REPO / "dags",
+        timeout=1500,
+        max_active_runs=4,
+        dag_run_conf={"weekly_views": False},  # the views' own backfill test covers them
+    )
 
     assert [run.state for run in runs] == ["success"] * days
     assert [run.data_interval_start.astimezone(PARIS).date() for run in runs] == [

@@ -114,7 +114,7 @@ def test_a_backfill_of_two_days_writes_what_the_engine_writes_for_each_day(platf
     from analytics.messages.config import load_messages_config
     from analytics.messages.engine import export_app
     from analytics.messages.ranges import resolve_range
-    from tests.airflow_services import airflow_services, metadata_database, migrate_metadata_db
+    from tests.airflow_services import run_backfill
 
     days = [pendulum.datetime(2024, 2, 29, tz="UTC"), pendulum.datetime(2024, 3, 1, tz="UTC")]
     out, expected = platform / "backfill", platform / "expected"
@@ -125,22 +125,16 @@ def test_a_backfill_of_two_days_writes_what_the_engine_writes_for_each_day(platf
         time_range = resolve_range("", "", "", start, start.add(days=1), "UTC")
         export_app(database, None, "app-a", time_range, config, personal=True)
 
-    home = platform / "airflow"
-    with metadata_database(os.environ) as database_url:
-        migrate_metadata_db(home, os.environ, database_url)
-        with airflow_services(
-            home, os.environ, database_url=database_url, dags_folder=REPO / "dags"
-        ) as services:
-            services.wait_for_dag_serialized(DAG_ID, timeout=180)
-            services.unpause(DAG_ID)
-            backfill = services.create_backfill(
-                DAG_ID,
-                datetime(2024, 2, 29, tzinfo=UTC),
-                datetime(2024, 3, 1, tzinfo=UTC),
-                max_active_runs=4,
-                dag_run_conf={"app_ids": ["app-a"], "include_personal_data": True},
-            )
-            runs = services.wait_for_backfill(backfill, timeout=300)
+    runs = run_backfill(
+        platform / "airflow",
+        DAG_ID,
+        datetime(2024, 2, 29, tzinfo=UTC),
+        datetime(2024, 3, 1, tzinfo=UTC),
+        dags_folder=REPO / "dags",
+        timeout=300,
+        max_active_runs=4,
+        dag_run_conf={"app_ids": ["app-a"], "include_personal_data": True},
+    )
     assert [(run.data_interval_start, run.state) for run in runs] == [(day, "success") for day in days]
     written = tree(out)
     assert len(written) == 2 * 6 and written == tree(expected)
