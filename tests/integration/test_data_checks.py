@@ -16,15 +16,15 @@ import pendulum
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from analytics.edx.tracking_files import TrackingFile
-from analytics.edx.tracking_load import IMPORTED_COLLECTION, MASTER_COLLECTION, load_tracking_file
-from analytics.operators.data_checks import (
+from analytics.checks import (
     bi_checks,
     extraction_checks,
     ingestion_checks,
     kpi_checks,
     master_load_checks,
 )
+from analytics.edx.tracking_files import TrackingFile
+from analytics.edx.tracking_load import IMPORTED_COLLECTION, MASTER_COLLECTION, load_tracking_file
 from analytics.operators.engagement import EnrichEventsOperator, LoadEventsOperator
 from analytics.operators.engagement_checks import daily_checks, weekly_checks
 from analytics.operators.mongo_checks import MongoCheckOperator

@@ -100,7 +100,7 @@ def test_distinct_values_is_exact_on_the_range(messages):
 
 def test_count_documents_of_a_null_key_misses_explicit_nulls(mongo_database):
     """Found by the data checks: ``{k: None}`` counts a missing key but not a null one; ``$in: [None]`` counts both."""
-    from analytics.operators.data_checks import scoped_collection_checks
+    from analytics.checks import scoped_collection_checks
 
     collection = mongo_database.nulls
     collection.insert_many([{"_id": 1, "k": None}, {"_id": 2}, {"_id": 3, "k": "v"}])

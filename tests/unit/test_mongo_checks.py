@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from analytics.operators.data_checks import bi_checks, master_load_checks
+from analytics.checks import bi_checks, master_load_checks
 from analytics.operators.mongo_checks import CheckOutcome, MongoCheck, failure_message
 
 
